@@ -1,0 +1,104 @@
+"""Small helpers shared by every subpackage: provenance, caches, safe file writing."""
+
+import contextlib
+import datetime
+import os
+import tempfile
+from pathlib import Path
+
+__all__ = ["get_meta", "get_cache_dir", "check_overwrite", "atomic_write"]
+
+
+def get_meta():
+    """Provenance for catalog metadata: the date and the versions of the main packages.
+
+    Returns
+    -------
+    meta : dict
+        ``{'date': ISO-8601 UTC string, 'version': {package: version}}``.
+
+    Examples
+    --------
+    >>> from astrofmx.utils import get_meta
+    >>> sorted(get_meta()['version'])[:2]
+    ['astrofmx', 'astropy']
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    import astrofmx
+
+    versions = {"astrofmx": astrofmx.__version__}
+    for pkg in ("astropy", "numpy", "photutils", "timm", "torch", "torchvision"):
+        try:
+            versions[pkg] = version(pkg)
+        except PackageNotFoundError:  # pragma: no cover
+            versions[pkg] = None
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    return {"date": now.isoformat(), "version": versions}
+
+
+def get_cache_dir(cache_dir=None):
+    """Directory where downloaded weights and cached embeddings live.
+
+    Order: the ``cache_dir`` argument, the ``ASTROFMX_CACHE`` environment
+    variable, then ``$XDG_CACHE_HOME/astrofmx`` (default ``~/.cache/astrofmx``).
+    The directory is created if needed.
+
+    Examples
+    --------
+    >>> from astrofmx.utils import get_cache_dir
+    >>> get_cache_dir("/tmp/astrofmx-doctest-cache").name
+    'astrofmx-doctest-cache'
+    """
+    if cache_dir is None:
+        cache_dir = os.environ.get("ASTROFMX_CACHE")
+    if cache_dir is None:
+        base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        cache_dir = Path(base) / "astrofmx"
+    cache_dir = Path(cache_dir).expanduser()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    return cache_dir
+
+
+def check_overwrite(path, overwrite):
+    """Raise `FileExistsError` if ``path`` exists and ``overwrite`` is False.
+
+    Examples
+    --------
+    >>> from astrofmx.utils import check_overwrite
+    >>> check_overwrite("/nonexistent/file.ecsv", overwrite=False)
+    """
+    path = Path(path)
+    if os.path.lexists(path) and not overwrite:
+        raise FileExistsError(f"{str(path)!r} already exists; pass overwrite=True (--overwrite on the command line) to replace it")
+
+
+@contextlib.contextmanager
+def atomic_write(path, *, overwrite=False, suffix=None):
+    """Yield a temporary path next to ``path``; rename it onto ``path`` on success.
+
+    Readers never see a half-written file, and a crash leaves the target
+    untouched.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from astrofmx.utils import atomic_write
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "out.txt"
+    >>> with atomic_write(target) as tmp:
+    ...     _ = tmp.write_text("done")
+    >>> target.read_text()
+    'done'
+    """
+    path = Path(path)
+    check_overwrite(path, overwrite)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix or "".join(path.suffixes))
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
