@@ -96,8 +96,13 @@ def atomic_write(path, *, overwrite=False, suffix=None):
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix or "".join(path.suffixes))
     os.close(fd)
     tmp = Path(tmp)
+    # mkstemp creates the file owner-only (0600); give the result the usual umask-based mode
+    umask = os.umask(0)
+    os.umask(umask)
     try:
         yield tmp
+        if tmp.exists():
+            os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
