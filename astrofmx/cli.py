@@ -36,19 +36,20 @@ def _check_outputs(paths, overwrite):
 
 
 # ----------------------------------------------------------------------------- preview
-def _write_preview_png(data, wcs, filename, *, title, tiles=()):
-    """Image on WCSAxes (pixel axes without a WCS) with an asinh stretch and tile outlines."""
+def _write_preview_png(data, mask, wcs, filename, *, title, tiles=()):
+    """The normalized model input on WCSAxes (pixel axes without a WCS), blank pixels grey, tile outlines."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from astropy.visualization import AsinhStretch, ImageNormalize, ZScaleInterval
+    import numpy as np
     from matplotlib.patches import Rectangle
 
     fig = plt.figure(figsize=(7, 6.5))
     ax = fig.add_subplot(projection=wcs) if wcs is not None else fig.add_subplot()
-    norm = ImageNormalize(data, interval=ZScaleInterval(), stretch=AsinhStretch())
-    im = ax.imshow(data, origin="lower", cmap="inferno", norm=norm)
+    cmap = matplotlib.colormaps["inferno"].with_extremes(bad="0.8")
+    shown = np.where(mask, np.nan, data)
+    im = ax.imshow(shown, origin="lower", cmap=cmap, vmin=0.0, vmax=1.0)
     for x0, y0, w, h in tiles:
         ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), w, h, fill=False, lw=0.6, ec="cyan", alpha=0.7))
     if wcs is not None:
@@ -58,7 +59,7 @@ def _write_preview_png(data, wcs, filename, *, title, tiles=()):
         ax.set_xlabel("x [pix]")
         ax.set_ylabel("y [pix]")
     ax.set_title(title)
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="normalized value (model input)")
     fig.savefig(filename, dpi=110, bbox_inches="tight")
     plt.close(fig)
 
@@ -91,7 +92,7 @@ def _preview(image_path, *, preset, tile_size, overlap, png, tiles_out, overwrit
     if tiles_out is not None:
         table.write(tiles_out, overwrite=overwrite)
     if png is not None:
-        _write_preview_png(normalized, image.wcs, png, title=f"{Path(str(image_path)).name} ({preset})",
+        _write_preview_png(normalized, image.mask, image.wcs, png, title=f"{Path(str(image_path)).name} ({preset})",
                            tiles=[(r[0], r[1], r[2], r[3]) for r in rows])
     return image, table
 

@@ -1,0 +1,497 @@
+"""Loading FITS images (and arrays) as float32 2-D `~astropy.nddata.NDData` with a celestial WCS."""
+
+import contextlib
+import logging
+import mmap
+import os
+import re
+import warnings
+from pathlib import Path
+
+import astropy.units as u
+import numpy as np
+from astropy.io import fits
+from astropy.io.fits.verify import VerifyWarning
+from astropy.nddata import NDData
+from astropy.wcs import WCS, FITSFixedWarning
+
+from ..utils import AstrofmxWarning
+
+__all__ = ["load_image", "require_celestial_wcs", "parse_bunit"]
+
+logger = logging.getLogger(__name__)
+
+# rows are converted to float32 in blocks of about this many bytes, so that
+# scaled integer plates and big-endian memmaps never need a full float64 copy
+_BLOCK_BYTES = 1 << 22
+# above this size the pages of a memory-mapped file are released after each block
+_RELEASE_BYTES = 1 << 26
+
+_ACCEPTED = ("a path (str or pathlib.Path) to a FITS file, an HDUList, an image HDU, "
+             "a (array, WCS or Header) tuple, an NDData/CCDData, or a 2-D numpy array")
+
+# FITS BUNIT spellings that astropy's parsers do not take as they are
+_UNIT_ALIASES = {"jy": "Jy", "beam": "beam", "beams": "beam", "electrons": "electron", "electron": "electron",
+                 "e-": "electron", "counts": "count", "count": "count", "pixel": "pix", "pixels": "pix",
+                 "pix": "pix", "adu": "adu", "dn": "DN", "mjy": "mJy", "ujy": "uJy", "k": "K", "sr": "sr",
+                 "nanomaggy": "nanomaggy", "nanomaggies": "nanomaggy", "maggy": "maggy", "s": "s", "sec": "s"}
+
+
+def parse_bunit(bunit):
+    """Parse a FITS ``BUNIT`` string into an astropy unit, tolerating common spellings.
+
+    Tries the FITS standard, then astropy's generic format, then a
+    case-insensitive reading of each word (``JY/BEAM`` -> ``Jy / beam``,
+    ``ELECTRONS`` -> ``electron``).
+
+    Parameters
+    ----------
+    bunit : str or None
+        The header value.
+
+    Returns
+    -------
+    unit : `~astropy.units.UnitBase` or None
+        None for a missing or blank value, or one that cannot be parsed (then
+        an `~astrofmx.utils.AstrofmxWarning` names it).
+
+    Examples
+    --------
+    >>> from astrofmx.io import parse_bunit
+    >>> parse_bunit("JY/BEAM")
+    Unit("Jy / beam")
+    >>> parse_bunit("") is None
+    True
+    """
+    if bunit is None:
+        return None
+    text = str(bunit).strip()
+    if not text:
+        return None
+    for fmt in ("fits", None):
+        try:
+            return u.Unit(text, format=fmt, parse_strict="raise")
+        except (ValueError, TypeError):
+            pass
+
+    def _fix(match):
+        word = match.group(0)
+        return _UNIT_ALIASES.get(word.lower(), word)
+
+    fixed = re.sub(r"[A-Za-z][A-Za-z\-]*", _fix, text)
+    try:
+        return u.Unit(fixed, parse_strict="raise")
+    except (ValueError, TypeError):
+        try:
+            return u.Unit(fixed.lower(), parse_strict="raise")
+        except (ValueError, TypeError):
+            pass
+    warnings.warn(f"BUNIT {text!r} is not a unit astropy can parse; the image unit is left as None",
+                  AstrofmxWarning)
+    return None
+
+
+def require_celestial_wcs(wcs, *, purpose="sky coordinates"):
+    """Return the 2-D celestial part of ``wcs``, or raise a helpful error.
+
+    Parameters
+    ----------
+    wcs : `~astropy.wcs.WCS` or None
+        The WCS of an image (e.g. ``load_image(...).wcs``).
+    purpose : str, optional
+        What the celestial WCS is needed for; used in the error message.
+
+    Returns
+    -------
+    wcs : `~astropy.wcs.WCS`
+        ``wcs.celestial``.
+
+    Raises
+    ------
+    ValueError
+        If ``wcs`` is None or has no celestial (longitude and latitude) axes.
+
+    Examples
+    --------
+    >>> from astropy.wcs import WCS
+    >>> from astrofmx.io import require_celestial_wcs
+    >>> w = WCS(naxis=2); w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    >>> require_celestial_wcs(w).naxis
+    2
+    >>> require_celestial_wcs(None)
+    Traceback (most recent call last):
+    ...
+    ValueError: sky coordinates need a celestial WCS, but the image has none ...
+    """
+    if wcs is None:
+        raise ValueError(f"{purpose} need a celestial WCS, but the image has none (no WCS in the header, or it "
+                         "was dropped); load a FITS file with CTYPE1/CTYPE2 such as RA---TAN/DEC--TAN, pass "
+                         "(array, wcs) to load_image, or work in pixel coordinates instead")
+    if not isinstance(wcs, WCS):
+        low = getattr(wcs, "low_level_wcs", None)
+        if isinstance(low, WCS):
+            wcs = low
+        else:
+            raise TypeError(f"wcs must be an astropy.wcs.WCS, got {type(wcs).__name__}")
+    if not wcs.has_celestial:
+        ctypes = list(wcs.wcs.ctype)
+        raise ValueError(f"{purpose} need a celestial WCS, but the image's WCS has no celestial axes "
+                         f"(CTYPE = {ctypes!r}); only pixel coordinates are available for this image")
+    return wcs.celestial
+
+
+# ---------------------------------------------------------------------------------------------------------
+# helpers
+
+
+def _is_header_note(w):
+    return (issubclass(w.category, (FITSFixedWarning, VerifyWarning))
+            or "header keyword is invalid" in str(w.message))
+
+
+@contextlib.contextmanager
+def _header_notes_logged():
+    """Log (not raise) astropy's warnings about repaired or non-standard header cards."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            pending = list(caught)
+    for w in pending:
+        if _is_header_note(w):
+            logger.debug("FITS header note: %s", w.message)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+def _quiet_wcs(header, fobj=None):
+    """Build a WCS from a header, logging (not raising) astropy's header-repair warnings."""
+    with _header_notes_logged():
+        try:
+            wcs = WCS(header, fobj=fobj, relax=True)
+        except Exception as exc:  # invalid WCS keywords: keep the pixels, drop the WCS
+            warnings.warn(f"the header's WCS could not be read ({exc}); the image has no WCS",
+                          AstrofmxWarning)
+            wcs = None
+    return wcs
+
+
+def _describe_hdus(hdul):
+    parts = []
+    for i, h in enumerate(hdul):
+        name = h.name or ""
+        shape = tuple(h.shape) if h.is_image else None
+        desc = f"{i} {type(h).__name__}"
+        if name and name != "PRIMARY":
+            desc += f" '{name}'"
+        desc += f" shape={shape}" if shape else (" (no data)" if h.is_image else "")
+        parts.append(desc)
+    return "; ".join(parts)
+
+
+def _image_hdu_indices(hdul):
+    return [i for i, h in enumerate(hdul)
+            if h.is_image and len(h.shape) > 0 and all(n > 0 for n in h.shape)]
+
+
+def _normalize_plane(plane, extra_shape):
+    """Index tuple into the leading (non-image) axes for ``plane``."""
+    nondeg = [i for i, n in enumerate(extra_shape) if n > 1]
+    hint = ("the image has extra axes of shape {} (numpy order) in front of the 2-D image; pass plane=<int> "
+            "when one of them has more than one plane, or plane=<tuple> with one index per extra axis")
+    given = plane
+    if plane is None:
+        if nondeg:
+            raise ValueError("the data are a cube that needs plane= to choose one 2-D image: "
+                             + hint.format(tuple(extra_shape)))
+        return tuple(0 for _ in extra_shape)
+    if isinstance(plane, (int, np.integer)) and not isinstance(plane, bool):
+        if len(nondeg) > 1:
+            raise ValueError(f"plane={plane!r} is ambiguous: " + hint.format(tuple(extra_shape)))
+        axis = nondeg[0] if nondeg else len(extra_shape) - 1
+        plane = tuple(int(plane) if i == axis else 0 for i in range(len(extra_shape)))
+    elif isinstance(plane, tuple) and all(isinstance(p, (int, np.integer)) and not isinstance(p, bool)
+                                          for p in plane):
+        if len(plane) == len(nondeg) and len(plane) != len(extra_shape):
+            it = iter(plane)
+            plane = tuple(int(next(it)) if i in nondeg else 0 for i in range(len(extra_shape)))
+        elif len(plane) != len(extra_shape):
+            raise ValueError(f"plane={plane!r} has {len(plane)} indices, but " + hint.format(tuple(extra_shape)))
+    else:
+        raise TypeError(f"plane must be an int or a tuple of ints, got {plane!r}")
+    out = []
+    for p, n in zip(plane, extra_shape):
+        if not -n <= p < n:
+            raise ValueError(f"plane={given!r} is out of range for the extra axes of shape {tuple(extra_shape)}")
+        out.append(p % n)
+    return tuple(out)
+
+
+def _image_wcs(wcs, ndim, shape2d):
+    """The 2-D celestial WCS for a data array whose last two numpy axes are the image (or None)."""
+    if wcs is None:
+        return None
+    if wcs.naxis < 2 or not wcs.has_celestial:
+        logger.debug("dropping a WCS without celestial axes (CTYPE=%r)", list(wcs.wcs.ctype))
+        return None
+    if {wcs.wcs.lng, wcs.wcs.lat} != {0, 1}:
+        raise ValueError(f"the celestial axes of the WCS are FITS axes {wcs.wcs.lng + 1} and {wcs.wcs.lat + 1}; "
+                         "astrofmx needs them as axes 1 and 2 (the image plane): transpose the data and the "
+                         "WCS (wcs.swapaxes) first")
+    cel = wcs.celestial
+    cel.pixel_shape = (shape2d[1], shape2d[0])
+    return cel
+
+
+def _to_float32(raw, index, *, bscale=1.0, bzero=0.0, blank=None, release=None):
+    """Native float32 copy of ``raw[index]`` made block by block (or ``raw[index]`` itself when possible)."""
+    view = raw[index] if index else raw
+    if view.ndim != 2:
+        raise ValueError(f"image data must be 2-D after choosing a plane, got shape {view.shape}")
+    scaled = (bscale != 1.0 or bzero != 0.0)
+    if (view.dtype == np.float32 and view.dtype.isnative and not scaled and blank is None):
+        return view
+    ny, nx = view.shape
+    out = np.empty((ny, nx), dtype=np.float32)
+    rows = max(1, _BLOCK_BYTES // (nx * 8))  # the working copy of a block may be float64
+    wide = view.dtype.kind in "iu" and view.dtype.itemsize > 2 or view.dtype == np.float64
+    for r0 in range(0, ny, rows):
+        blk = view[r0:r0 + rows]
+        if scaled:
+            val = blk.astype(np.float64 if wide else np.float32)
+            if bscale != 1.0:
+                val *= bscale
+            if bzero != 0.0:
+                val += bzero
+        else:
+            val = blk
+        out[r0:r0 + rows] = val
+        if blank is not None:
+            out[r0:r0 + rows][blk == blank] = np.nan
+        if release is not None:
+            release = _release_pages(release)
+    return out
+
+
+def _release_pages(hdul):
+    """Drop the pages of a large memory-mapped file already converted (they are re-read if needed).
+
+    Returns ``hdul`` to keep releasing, or None where this is not possible.
+    """
+    mm = getattr(getattr(hdul, "_file", None), "_mmap", None)  # created by astropy on first data access
+    if mm is None or len(mm) <= _RELEASE_BYTES or not hasattr(mm, "madvise"):
+        return None
+    try:
+        mm.madvise(mmap.MADV_DONTNEED)
+    except (AttributeError, OSError, ValueError):  # pragma: no cover - platform without MADV_DONTNEED
+        return None
+    return hdul
+
+
+def _invalid_mask(data, extra=None):
+    """True where ``data`` is NaN/inf (or ``extra`` is True); computed block by block."""
+    mask = np.empty(data.shape, dtype=bool)
+    rows = max(1, _BLOCK_BYTES // max(1, data.shape[1] * 4))
+    for r0 in range(0, data.shape[0], rows):
+        np.logical_not(np.isfinite(data[r0:r0 + rows]), out=mask[r0:r0 + rows])
+    if extra is not None:
+        mask |= extra
+    return mask
+
+
+def _finish(data, wcs, header, unit, mask, source_desc):
+    mask = _invalid_mask(data, mask)
+    if mask.all():
+        raise ValueError(f"every pixel of the image {source_desc} is NaN, infinite or blank; "
+                         "there is nothing to process (check hdu= or plane=)")
+    if unit is None and header is not None:
+        unit = parse_bunit(header.get("BUNIT"))
+    meta = header.copy() if header is not None else fits.Header()
+    return NDData(data, wcs=wcs, mask=mask, unit=unit, meta=meta, copy=False)
+
+
+def _from_array(data, wcs, header, unit=None, mask=None, plane=None, source_desc="(array)"):
+    """Common path for in-memory data: physical values, optional WCS/header/mask."""
+    data = np.asanyarray(data)
+    if isinstance(data, np.ma.MaskedArray):
+        mask = np.ma.getmaskarray(data) if mask is None else (np.asarray(mask, bool) | np.ma.getmaskarray(data))
+        data = np.ma.getdata(data)
+    if data.dtype.kind not in "biuf":
+        raise TypeError(f"image data must be numeric, got dtype {data.dtype}")
+    if data.ndim < 2:
+        raise ValueError(f"image data must be at least 2-D, got {data.ndim}-D data of shape {data.shape}")
+    index = ()
+    if data.ndim > 2:
+        index = _normalize_plane(plane, data.shape[:-2])
+    elif plane is not None:
+        raise ValueError(f"plane={plane!r} was given, but the image is already 2-D (shape {data.shape})")
+    if mask is not None:
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != data.shape:
+            raise ValueError(f"mask shape {mask.shape} does not match the data shape {data.shape}")
+        mask = mask[index] if index else mask
+    if isinstance(wcs, fits.Header):
+        header = wcs if header is None else header
+        wcs = _quiet_wcs(wcs)
+    elif wcs is not None and not isinstance(wcs, WCS):
+        low = getattr(wcs, "low_level_wcs", None)
+        if not isinstance(low, WCS):
+            raise TypeError(f"wcs must be an astropy.wcs.WCS or a FITS Header, got {type(wcs).__name__}")
+        wcs = low
+    f32 = _to_float32(data, index)
+    wcs2d = _image_wcs(wcs, data.ndim, f32.shape)
+    return _finish(f32, wcs2d, header, unit, mask, source_desc)
+
+
+def _from_hdu(h, *, raw, fobj=None, plane=None, source_desc="", release=None):
+    header = h.header
+    shape = tuple(h.shape)
+    if len(shape) < 2:
+        raise ValueError(f"the HDU of {source_desc} holds {len(shape)}-D data of shape {shape}; "
+                         "astrofmx needs an image (2-D, or a cube with plane=)")
+    index = _normalize_plane(plane, shape[:-2]) if len(shape) > 2 else ()
+    if len(shape) == 2 and plane is not None:
+        raise ValueError(f"plane={plane!r} was given, but the image in {source_desc} is already 2-D "
+                         f"(shape {shape})")
+    data = h.data
+    if raw:
+        bscale = float(header.get("BSCALE", 1.0))
+        bzero = float(header.get("BZERO", 0.0))
+        blank = header.get("BLANK") if data.dtype.kind in "iu" else None
+        f32 = _to_float32(data, index, bscale=bscale, bzero=bzero, blank=blank, release=release)
+    else:
+        f32 = _to_float32(data, index)
+    if raw and not f32.flags.owndata:  # a view into the file's memory map, which is closed on return
+        f32 = np.array(f32)
+    wcs = _quiet_wcs(header, fobj=fobj)
+    wcs2d = _image_wcs(wcs, len(shape), f32.shape)
+    return _finish(f32, wcs2d, header, None, None, source_desc)
+
+
+def _from_hdulist(hdul, hdu, plane, *, raw, source_desc, release=None):
+    if hdu is None:
+        cands = _image_hdu_indices(hdul)
+        if not cands:
+            raise ValueError(f"no image HDU with data in {source_desc}: HDUs are [{_describe_hdus(hdul)}]")
+        if len(cands) > 1:
+            raise ValueError(f"several HDUs of {source_desc} hold images ({cands}); choose one with hdu=: "
+                             f"[{_describe_hdus(hdul)}]")
+        hdu = cands[0]
+    try:
+        h = hdul[hdu]
+    except (KeyError, IndexError) as exc:
+        raise ValueError(f"hdu={hdu!r} is not in {source_desc}: HDUs are [{_describe_hdus(hdul)}]") from exc
+    if not h.is_image or h.data is None:
+        raise ValueError(f"hdu={hdu!r} of {source_desc} holds no image data: HDUs are [{_describe_hdus(hdul)}]")
+    return _from_hdu(h, raw=raw, fobj=hdul, plane=plane, source_desc=source_desc, release=release)
+
+
+def load_image(source, *, hdu=None, plane=None):
+    """Load an image as float32 2-D data with its celestial WCS, mask, unit and header.
+
+    Parameters
+    ----------
+    source : path, HDUList, image HDU, tuple, NDData or ndarray
+        A FITS file (also ``.fits.gz``, ``.fits.bz2`` and tile-compressed
+        HDUs), an open HDU list, a ``PrimaryHDU``/``ImageHDU``/``CompImageHDU``,
+        an ``(array, WCS or Header)`` tuple, an `~astropy.nddata.NDData` or
+        `~astropy.nddata.CCDData`, or a plain numpy array (no WCS).
+    hdu : int, str or tuple, optional
+        Which HDU to read (index, EXTNAME or ``(EXTNAME, EXTVER)``). By
+        default the only HDU holding image data is used (e.g. an empty primary
+        HDU followed by the image in HDU 1); if several hold images, the error
+        lists them.
+    plane : int or tuple of int, optional
+        For cubes (e.g. radio images with FREQ and STOKES axes): which 2-D
+        plane to take. Degenerate axes of length 1 are dropped without it. An
+        int indexes the only non-degenerate extra axis; a tuple gives one
+        index per extra axis (numpy order, or one per non-degenerate axis).
+
+    Returns
+    -------
+    image : `~astropy.nddata.NDData`
+        ``data``: 2-D float32 in native byte order (physical values:
+        ``BSCALE``/``BZERO`` applied, ``BLANK`` pixels set to NaN);
+        ``wcs``: the 2-D celestial `~astropy.wcs.WCS` (spectral/Stokes axes
+        dropped) or None when the image has no celestial WCS; ``mask``: bool,
+        True where a pixel is NaN, infinite or blank (or masked in the input);
+        ``unit``: from ``BUNIT`` (None when absent or unparseable, with a
+        warning for the latter); ``meta``: a copy of the FITS header.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the path does not exist.
+    OSError
+        If the file is not a FITS file.
+    ValueError
+        No image HDU, several candidate HDUs, 1-D data, an all-NaN image, a
+        cube without ``plane=``, or ``plane`` out of range.
+    TypeError
+        If ``source`` is of an unsupported type.
+
+    Notes
+    -----
+    Files are opened memory-mapped. FITS stores numbers big-endian, so on
+    little-endian machines the selected plane is converted once into a native
+    float32 array, block by block (4 MiB at a time, releasing the mapped pages
+    of large files as it goes): memory use is one float32 image plus a bool
+    mask, never a float64 copy, whatever the stored type (int16 with
+    ``BSCALE``, int32, float64...). Data already native float32 (an array, a
+    `numpy.memmap` in an ``(array, wcs)`` tuple, or `~astropy.nddata.NDData`)
+    are kept as they are, without a copy. Only the requested plane of a cube
+    is read.
+
+    Examples
+    --------
+    >>> from astrofmx.datasets import get_bundled_path
+    >>> from astrofmx.io import load_image
+    >>> image = load_image(get_bundled_path("1904-66_SIN.fits"))
+    >>> image.data.shape, image.data.dtype, image.unit
+    ((192, 192), dtype('float32'), Unit("Jy / beam"))
+    >>> round(float(image.mask.mean()), 2)  # ~40% blank pixels
+    0.4
+    >>> image.wcs.wcs.ctype[0]
+    'RA---SIN'
+    """
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source).expanduser()
+        if not path.exists():
+            raise FileNotFoundError(f"no such file: '{path}'")
+        if path.is_dir():
+            raise IsADirectoryError(f"'{path}' is a directory, not a FITS file")
+        desc = f"'{path}'"
+        with _header_notes_logged():
+            try:
+                hdul = fits.open(path, memmap=True, do_not_scale_image_data=True, lazy_load_hdus=False)
+            except Exception as exc:  # astropy raises OSError (and others) on files that are not FITS
+                raise OSError(f"{desc} is not a readable FITS file: {exc}") from exc
+        with hdul, _header_notes_logged():
+            if len(hdul) == 0:
+                raise OSError(f"{desc} is not a readable FITS file: it holds no HDU")
+            return _from_hdulist(hdul, hdu, plane, raw=True, source_desc=desc, release=hdul)
+    if isinstance(source, fits.HDUList):
+        return _from_hdulist(source, hdu, plane, raw=False, source_desc="the HDUList")
+    if isinstance(source, (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)):
+        if hdu is not None:
+            raise ValueError(f"hdu={hdu!r} cannot be used with a single HDU as source")
+        if source.data is None:
+            raise ValueError("the HDU holds no image data")
+        return _from_hdu(source, raw=False, plane=plane, source_desc="the HDU")
+    if isinstance(source, NDData):
+        meta = source.meta if isinstance(source.meta, fits.Header) else fits.Header()
+        if not isinstance(source.meta, fits.Header) and isinstance(source.meta.get("header"), fits.Header):
+            meta = source.meta["header"]
+        unit = source.unit
+        return _from_array(source.data, source.wcs, meta, unit=unit, mask=source.mask, plane=plane,
+                           source_desc="(NDData)")
+    if isinstance(source, tuple):
+        if len(source) != 2:
+            raise TypeError(f"a tuple source must be (array, WCS or Header), got a tuple of length {len(source)}")
+        data, wcs = source
+        header = wcs if isinstance(wcs, fits.Header) else None
+        return _from_array(data, wcs, header, plane=plane, source_desc="(array, wcs)")
+    if isinstance(source, np.ndarray):
+        return _from_array(source, None, None, plane=plane, source_desc="(array)")
+    raise TypeError(f"source must be {_ACCEPTED}; got {type(source).__name__}")
