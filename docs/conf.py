@@ -15,6 +15,7 @@ extensions = [
     "sphinx_automodapi.automodapi",
     "sphinx_automodapi.smart_resolver",
     "numpydoc",
+    "pytest_doctestplus.sphinx.doctestplus",
 ]
 numpydoc_show_class_members = False
 numpydoc_xref_param_type = False

@@ -1,3 +1,6 @@
 """Reading FITS images with their WCS, and writing catalogs and DS9 regions."""
 
 from ._catalog import *  # noqa: F401, F403
+from ._export import *  # noqa: F401, F403
+from ._fits import *  # noqa: F401, F403
+from ._regions import *  # noqa: F401, F403
