@@ -112,19 +112,39 @@ def _cmd_preview(args):
 
 # ----------------------------------------------------------------------------- demo
 def _cmd_demo(args):
+    import astropy.units as u
+
+    from .compare import compare_catalogs, find_sources_photutils, read_reference_catalog
     from .datasets import get_bundled_path
+    from .io import write_catalog, write_ds9
 
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
+    outputs = {"preview": out / "preview.png", "tiles": out / "tiles.ecsv", "catalog": out / "catalog.ecsv",
+               "regions": out / "catalog.reg", "overlay": out / "overlay.png", "scores": out / "scores.ecsv"}
+    _check_outputs(outputs.values(), args.overwrite)
     image_path = get_bundled_path("1904-66_SIN.fits")
-    png, tiles = out / "preview.png", out / "tiles.ecsv"
-    image, table = _preview(image_path, preset="radio", tile_size=64, overlap=16, png=png, tiles_out=tiles,
-                            overwrite=args.overwrite, progress=not args.quiet)
+    image, tiles = _preview(image_path, preset="radio", tile_size=64, overlap=16, png=outputs["preview"],
+                            tiles_out=outputs["tiles"], overwrite=args.overwrite, progress=not args.quiet)
+
+    catalog = find_sources_photutils(image)
+    write_catalog(catalog, outputs["catalog"], overwrite=args.overwrite)
+    write_ds9(catalog, outputs["regions"], overwrite=args.overwrite)
+    reference = read_reference_catalog(get_bundled_path("1904_comp.fits"), wcs=image.wcs)
+    radius = 0.5 * image.meta["BMAJ"] * u.deg  # half the 14.4 arcmin beam
+    scores = compare_catalogs({"photutils": catalog}, reference, radius.to(u.arcmin), image=image,
+                              plot=outputs["overlay"], overwrite=args.overwrite)
+    scores.write(outputs["scores"], overwrite=args.overwrite)
+
+    row = scores[0]
     print(f"astrofmx demo on the bundled Parkes 1.4 GHz map {image_path.name} "
-          f"({image.data.shape[1]} x {image.data.shape[0]} px, {image.unit})")
-    print(f"  {len(table)} tiles of 64 px with 16 px overlap, normalized with the 'radio' preset")
-    print(f"  wrote {png}")
-    print(f"  wrote {tiles}")
+          f"({image.data.shape[1]} x {image.data.shape[0]} px, {image.unit}, {int(image.mask.sum())} blank pixels)")
+    print(f"  {len(tiles)} tiles of 64 px with 16 px overlap, normalized with the 'radio' preset")
+    print(f"  {len(catalog)} sources found (photutils); against the {len(reference)} Aegean components within "
+          f"{radius.to(u.arcmin):.1f}: completeness {row['completeness']:.2f}, purity {row['purity']:.2f}, "
+          f"F1 {row['f1']:.2f}")
+    for path in outputs.values():
+        print(f"  wrote {path}")
 
 
 # ----------------------------------------------------------------------------- entry point
