@@ -19,7 +19,7 @@ extensions = [
 ]
 numpydoc_show_class_members = False
 numpydoc_xref_param_type = False
-automodapi_toctreedirnm = "api"
+automodapi_toctreedirnm = "reference/api"
 automodsumm_inherited_members = False
 autosummary_generate = True
 default_role = "obj"
