@@ -1,1 +1,13 @@
-"""astrofmx.backbones"""
+"""Foundation-model backbones: a registry of pretrained vision models and `embed`.
+
+Built-in entries (`list_backbones`): ``"msn"``, ``"dino"``, ``"dinov2"``,
+``"mae"`` (ViT-B, one shared ViT adapter), ``"resnet50"``, ``"resnet18"``
+(torchvision), plus any timm model as ``"timm:<name>"``.
+"""
+
+from ._base import *  # noqa: F401, F403
+from ._cnn import *  # noqa: F401, F403
+from ._embed import *  # noqa: F401, F403
+from ._registry import *  # noqa: F401, F403
+from ._vit import *  # noqa: F401, F403
+from ._weights import *  # noqa: F401, F403

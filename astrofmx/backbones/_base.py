@@ -57,7 +57,9 @@ class BackboneSpec:
     license : str
         Licence of the pretrained weights.
     sha256 : str, optional
-        Checksum of the weight file where known.
+        Checksum of the weight file where known: the full hex sha256 digest,
+        or a leading prefix of at least 8 hex digits (torchvision publishes
+        one in each file name).
     paper : str
         Reference for the pretraining method.
     """
@@ -91,6 +93,16 @@ class Backbone(nn.Module, metaclass=abc.ABCMeta):
     @abc.abstractmethod
     def forward(self, x: torch.Tensor, pooling: Optional[str] = None) -> torch.Tensor:
         """Pooled features ``(N, spec.feature_dim)``."""
+
+    def load_state_dict_converted(self, state_dict, *, config=None):
+        """Load a flat state dict read from a checkpoint file.
+
+        Subclasses convert foreign layouts (research checkpoints, Hugging Face
+        transformers) here; the default loads ``state_dict`` strictly into
+        ``self.model`` if the backbone wraps one, else into itself.
+        """
+        target = getattr(self, "model", self)
+        target.load_state_dict(state_dict, strict=True)
 
     @property
     def out_channels(self):
