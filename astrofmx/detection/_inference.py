@@ -1,0 +1,364 @@
+"""Tiled inference over whole images: `detect_sources`."""
+
+import logging
+import math
+import os
+import time
+
+import numpy as np
+
+from ..utils import progress_bar as _progress_bar
+
+__all__ = ["detect_sources"]
+
+logger = logging.getLogger(__name__)
+
+
+# -- helpers shared with training ----------------------------------------------------------------------
+def _load(image):
+    """NDData (float32 data, bool mask, WCS or None) from anything load_image accepts."""
+    from ..io import load_image
+
+    if isinstance(image, np.ndarray) and image.size == 0:
+        raise ValueError(f"image is empty (shape {image.shape}); give a 2-D image with pixels")
+    return load_image(image)
+
+
+def _normalize_image(img, normalizer):
+    """Normalize a whole image once (so tiles agree with an untiled pass); masked pixels become 0.
+
+    Returns the float32 normalized array and the bool array of valid pixels.
+    """
+    from ..preprocess import resolve_normalizer
+
+    data = np.asarray(img.data)
+    if data.ndim != 2:
+        raise ValueError(f"image must be 2-D, got shape {data.shape}")
+    if data.size == 0:
+        raise ValueError(f"image is empty (shape {data.shape}); give a 2-D image with pixels")
+    valid = np.isfinite(data)
+    if img.mask is not None:
+        valid &= ~np.asarray(img.mask, dtype=bool)
+    if not valid.any():
+        raise ValueError("every pixel of the image is NaN, infinite or masked; there is nothing to detect")
+    norm = resolve_normalizer(normalizer)(data, mask=~valid)
+    norm = np.asarray(norm, dtype=np.float32)
+    norm[~valid] = 0.0
+    return norm, valid
+
+
+def _iter_windows(norm, valid, tile, overlap):
+    """``(y0, x0, h, w, data)`` of every tile, row by row (lazy, via `astrofmx.preprocess.iter_tiles`).
+
+    ``data`` is None for tiles without a valid pixel; padding is 0.
+    """
+    from astropy.nddata import NDData
+
+    from ..preprocess import iter_tiles
+
+    ny, nx = norm.shape
+    for t in iter_tiles(NDData(norm, mask=~valid), tile_size=tile, overlap=overlap, fill_value=0.0):
+        h, w = min(tile, ny - t.y0), min(tile, nx - t.x0)
+        yield t.y0, t.x0, h, w, (None if t.mask.all() else t.data)
+
+
+def _n_windows(shape, tile, overlap):
+    from ..preprocess import TileGrid
+
+    return len(TileGrid(shape, tile, overlap))
+
+
+def _to_model(tiles, tile_size, upscale):
+    """Stack 2-D float32 tiles (zero-padded to ``tile_size``) into a ``(B, 3, S, S)`` tensor."""
+    import torch
+
+    batch = np.zeros((len(tiles), tile_size, tile_size), dtype=np.float32)
+    for i, t in enumerate(tiles):
+        batch[i, :t.shape[0], :t.shape[1]] = t
+    x = torch.from_numpy(batch)[:, None]
+    if upscale != 1.0:
+        size = int(round(tile_size * upscale))
+        x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+        x = x.clamp_(0.0, 1.0)
+    return x.expand(-1, 3, -1, -1).contiguous()
+
+
+def _model_to_image(boxes, x0, y0, scale):
+    """Model-input boxes (torchvision: pixel i spans [i, i+1]) -> image pixels (centres at integers).
+
+    ``scale`` is the model-pixels-per-image-pixel factor of the tile (see
+    `astrofmx.preprocess.tile_to_image`).
+    """
+    from ..preprocess import tile_to_image
+
+    return tile_to_image(np.asarray(boxes, dtype=float).reshape(-1, 4), x0=x0, y0=y0, scale=scale,
+                         convention="edge")
+
+
+def _image_to_model(boxes, x0, y0, scale):
+    """Inverse of `_model_to_image`."""
+    out = np.asarray(boxes, dtype=float).copy()
+    out[:, [0, 2]] -= x0 - 0.5
+    out[:, [1, 3]] -= y0 - 0.5
+    return out * scale
+
+
+def _scale(tile_size, upscale):
+    return round(tile_size * upscale) / tile_size
+
+
+# -- detector resolution ------------------------------------------------------------------------------
+def _resolve_detector(model, backbone, device):
+    from ._io import load_detector
+    from ._model import FasterRCNNDetector
+
+    if model is None:
+        if backbone is None:
+            raise ValueError("no detector given: pass model=<a FasterRCNNDetector or the path of a saved one>. "
+                             "Train one with astrofmx.train_detector(images, boxes, backbone='resnet18') and save "
+                             "it with detector.save(path); no default detector ships with this version")
+        from ..backbones import list_backbones
+
+        if not isinstance(backbone, str):
+            raise TypeError(f"backbone must be a registry name (str), got {backbone!r}")
+        if backbone not in list_backbones() and not backbone.startswith("timm:"):
+            raise ValueError(f"unknown backbone {backbone!r}; choose one of {list_backbones()} or 'timm:<name>'")
+        raise ValueError(f"no trained detector is available for backbone {backbone!r}: train one with "
+                         f"astrofmx.train_detector(images, boxes, backbone={backbone!r}), save it with "
+                         "detector.save('my_detector') and pass model='my_detector'")
+    if isinstance(model, (str, os.PathLike)):
+        model = load_detector(model, device=device)
+    if not isinstance(model, FasterRCNNDetector):
+        raise TypeError(f"model must be a FasterRCNNDetector or the path of a saved detector, got "
+                        f"{type(model).__name__}")
+    if backbone is not None and backbone != model.config.backbone:
+        raise ValueError(f"backbone={backbone!r} does not match the detector's backbone "
+                         f"{model.config.backbone!r}; pass only model=")
+    return model
+
+
+class _ProposalBudget:
+    """Scale the RPN proposal and detection budgets with the tile area (restored on exit).
+
+    The configured budgets are per training tile; a larger tile holds
+    proportionally more sources and must not be starved of proposals.
+    """
+
+    def __init__(self, detector, tile_size):
+        self.model = detector.model
+        self.factor = max(1.0, (tile_size / detector.config.tile_size) ** 2)
+
+    def __enter__(self):
+        rpn, roi = self.model.rpn, self.model.roi_heads
+        self.saved = (dict(rpn._pre_nms_top_n), dict(rpn._post_nms_top_n), roi.detections_per_img)
+        if self.factor > 1:
+            for d in (rpn._pre_nms_top_n, rpn._post_nms_top_n):
+                for k in d:
+                    d[k] = int(math.ceil(d[k] * self.factor))
+            roi.detections_per_img = int(math.ceil(roi.detections_per_img * self.factor))
+        return self
+
+    def __exit__(self, *exc):
+        rpn, roi = self.model.rpn, self.model.roi_heads
+        rpn._pre_nms_top_n, rpn._post_nms_top_n, roi.detections_per_img = self.saved
+        return False
+
+
+def _core_mask(centres, tile_centres, own):
+    """True where a detection centre is nearest to its own tile's centre (per axis)."""
+    tc = np.asarray(sorted(set(tile_centres)))
+    nearest = tc[np.abs(centres[:, None] - tc[None, :]).argmin(axis=1)]
+    return np.isclose(nearest, own)
+
+
+# -- public ---------------------------------------------------------------------------------------------
+def detect_sources(image, *, model=None, backbone=None, tile_size=None, overlap=None, score_threshold=0.5,
+                   nms_threshold=0.5, batch_size=8, device=None, precision="auto", progress_bar=True):
+    """Detect sources in a whole image with a trained Faster R-CNN detector.
+
+    The image is normalized once as a whole (``detector.config.normalizer``),
+    cut into overlapping tiles, each tile resampled by
+    ``detector.config.upscale`` and run through the detector in batches. Boxes
+    are mapped back to full-image pixels (the RPN proposal and detection
+    budgets of the configuration, set per training tile, are scaled with the
+    tile area for larger tiles); a detection is kept only by the tile
+    whose centre is nearest to it (so sources cut by a tile border are taken
+    from the tile that sees them whole), remaining duplicates across tile
+    borders are removed with `torchvision.ops.batched_nms`, and detections
+    centred on masked, NaN or blank pixels are dropped. Tiles with no valid
+    pixel are skipped.
+
+    Parameters
+    ----------
+    image : str, `~pathlib.Path`, HDU, `~astropy.nddata.NDData`, tuple or `~numpy.ndarray`
+        Anything `~astrofmx.io.load_image` accepts.
+    model : `FasterRCNNDetector`, str or `~pathlib.Path`
+        A detector, or the path of one saved with `save_detector`.
+    backbone : str, optional
+        Registry name of a backbone. Trained detectors per backbone (a model
+        zoo) are not available yet, so ``backbone`` alone raises an error
+        explaining how to train one; with ``model`` it must match the
+        detector's backbone.
+    tile_size : int, optional
+        Tile side in image pixels; default the detector's training tile size.
+    overlap : int, optional
+        Overlap of neighbouring tiles in pixels; default a quarter of the
+        tile. It should exceed the largest source you expect.
+    score_threshold : float, optional
+        Minimum detection score kept.
+    nms_threshold : float, optional
+        IoU above which the lower-scored of two overlapping boxes is removed.
+    batch_size : int, optional
+        Tiles per forward pass.
+    device : None, str or `torch.device`, optional
+        None picks CUDA when available.
+    precision : {'auto', 'fp32', 'bf16', 'fp16'}, optional
+        Precision of the backbone and pyramid ('auto': bf16 autocast on CPUs
+        and GPUs that support it); the detection heads run in fp32.
+    progress_bar : bool, optional
+        Show a progress bar over the tiles.
+
+    Returns
+    -------
+    catalog : `~astropy.table.QTable`
+        One row per source, columns of `~astrofmx.io.make_source_catalog`
+        (``sky_centroid`` and the sizes in arcsec only when the image has a
+        celestial WCS), sorted by decreasing score. ``meta`` records the
+        model, backbone, weights, preprocessing, thresholds, date and package
+        versions. With no detection: an empty table with every column and a
+        `~astrofmx.utils.NoDetectionsWarning`.
+
+    Raises
+    ------
+    ValueError
+        Empty or all-NaN image, tiles smaller than a backbone patch, bad
+        thresholds, or no detector.
+    TypeError
+        If ``model`` is neither a detector nor a path.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astrofmx.detection import build_detector, detect_sources
+    >>> det = build_detector(backbone="resnet18", weights=None, tile_size=64, pyramid_channels=32,
+    ...                      representation_size=64)
+    >>> image = np.random.default_rng(0).normal(size=(96, 96)).astype("float32")
+    >>> cat = detect_sources(image, model=det, score_threshold=0.0, progress_bar=False, precision="fp32")
+    >>> cat.colnames[:3]
+    ['id', 'x_centroid', 'y_centroid']
+    """
+    import torch
+    from torchvision.ops import batched_nms
+
+    from ..io import make_source_catalog
+    from ..utils import resolve_device, resolve_precision
+
+    det = _resolve_detector(model, backbone, device)
+    cfg = det.config
+    dev = resolve_device(device) if device is not None else det.device
+    det.to(dev)
+    precision = resolve_precision(precision, dev)
+    tile_size = cfg.tile_size if tile_size is None else tile_size
+    if isinstance(tile_size, bool) or not isinstance(tile_size, (int, np.integer)) or tile_size <= 0:
+        raise ValueError(f"tile_size must be a positive integer, got {tile_size!r}")
+    tile_size = int(tile_size)
+    patch = int(det.spec.patch_size)
+    if tile_size * cfg.upscale < patch:
+        raise ValueError(f"tile_size={tile_size} (x upscale {cfg.upscale:g}) is smaller than one {patch}-pixel "
+                         f"patch of backbone {cfg.backbone!r}; use tile_size >= {math.ceil(patch / cfg.upscale)}")
+    overlap = tile_size // 4 if overlap is None else overlap
+    if isinstance(overlap, bool) or not isinstance(overlap, (int, np.integer)) or not 0 <= overlap < tile_size:
+        raise ValueError(f"overlap must be an integer in [0, tile_size={tile_size}), got {overlap!r}")
+    for name, value in (("score_threshold", score_threshold), ("nms_threshold", nms_threshold)):
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1:
+            raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+
+    t_start = time.perf_counter()
+    img = _load(image)
+    norm, valid = _normalize_image(img, cfg.normalizer)
+    shape = norm.shape
+    scale = _scale(tile_size, cfg.upscale)
+    det.train(False)
+
+    all_boxes, all_scores, all_labels, all_cx, all_cy = [], [], [], [], []
+    tile_cx, tile_cy = [], []
+    n_run = 0
+
+    def flush(batch):
+        nonlocal n_run
+        if not batch:
+            return
+        x = _to_model([b[2] for b in batch], tile_size, cfg.upscale).to(dev)
+        with torch.inference_mode(), det.autocast(precision, dev):
+            out = det.model(list(x))
+        n_run += len(batch)
+        for (y0, x0, tile, (cy, cx)), o in zip(batch, out):
+            scores = o["scores"].float().cpu().numpy()
+            keep = scores >= score_threshold
+            if not keep.any():
+                continue
+            boxes = _model_to_image(o["boxes"].float().cpu().numpy()[keep], x0, y0, scale)
+            all_boxes.append(boxes)
+            all_scores.append(scores[keep])
+            all_labels.append(o["labels"].cpu().numpy()[keep])
+            all_cx.append(np.full(len(boxes), cx))
+            all_cy.append(np.full(len(boxes), cy))
+
+    batch = []
+    bar = _progress_bar(total=_n_windows(shape, tile_size, overlap), desc="detect_sources", unit="tile",
+                        enabled=progress_bar)
+    with bar, _ProposalBudget(det, tile_size):
+        for y0, x0, h, w, data in _iter_windows(norm, valid, tile_size, overlap):
+            centre = (y0 + 0.5 * (h - 1), x0 + 0.5 * (w - 1))
+            tile_cy.append(centre[0])
+            tile_cx.append(centre[1])
+            if data is not None:
+                batch.append((y0, x0, data, centre))
+                if len(batch) == batch_size:
+                    flush(batch)
+                    batch = []
+            bar.update(1)
+        flush(batch)
+
+    if all_boxes:
+        boxes = np.concatenate(all_boxes)
+        scores = np.concatenate(all_scores)
+        labels = np.concatenate(all_labels)
+        cx = 0.5 * (boxes[:, 0] + boxes[:, 2])
+        cy = 0.5 * (boxes[:, 1] + boxes[:, 3])
+        keep = _core_mask(cx, tile_cx, np.concatenate(all_cx)) & _core_mask(cy, tile_cy, np.concatenate(all_cy))
+        # centre on a valid pixel of the image
+        ix = np.clip(np.round(cx).astype(int), 0, shape[1] - 1)
+        iy = np.clip(np.round(cy).astype(int), 0, shape[0] - 1)
+        inside = (cx > -0.5) & (cx < shape[1] - 0.5) & (cy > -0.5) & (cy < shape[0] - 0.5)
+        keep &= inside & valid[iy, ix]
+        boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
+        if len(boxes):
+            idx = batched_nms(torch.from_numpy(boxes), torch.from_numpy(scores.astype(np.float64)),
+                              torch.from_numpy(labels.astype(np.int64)), nms_threshold).numpy()
+            boxes, scores, labels = boxes[idx], scores[idx], labels[idx]
+        boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], -0.5, shape[1] - 0.5)
+        boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], -0.5, shape[0] - 0.5)
+    else:
+        boxes, scores, labels = np.zeros((0, 4)), np.zeros(0), np.zeros(0, dtype=np.int64)
+
+    names = np.asarray(cfg.class_names)
+    label_names = names[np.asarray(labels, dtype=np.int64) - 1] if len(labels) else np.zeros(0, dtype="U16")
+    elapsed = time.perf_counter() - t_start
+    meta = {
+        "model": det.source or "in-memory FasterRCNNDetector",
+        "backbone": cfg.backbone,
+        "weights": det.source or str(cfg.weights),
+        "detector_mode": cfg.mode,
+        "preprocessing": (f"normalizer={cfg.normalizer}; whole image normalized once; tile_size={tile_size}; "
+                          f"overlap={overlap}; upscale={cfg.upscale:g}; precision={precision}"),
+        "score_threshold": float(score_threshold),
+        "nms_threshold": float(nms_threshold),
+        "n_tiles": n_run,
+        "runtime_s": round(elapsed, 3),
+    }
+    logger.info("detect_sources: %d sources in %d tiles (%.1f s)", len(boxes), n_run, elapsed)
+    return make_source_catalog(boxes, scores=scores, labels=label_names, wcs=img.wcs, meta=meta,
+                               finder="astrofmx.detect_sources")

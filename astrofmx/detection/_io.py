@@ -1,0 +1,167 @@
+"""Saving and loading detectors: a JSON `DetectorConfig` plus safetensors weights, never a pickle."""
+
+import json
+import logging
+import os
+from pathlib import Path
+
+from ..utils import UnsafeCheckpointError, WeightsNotFoundError, atomic_write, check_overwrite
+from ._config import DetectorConfig
+
+__all__ = ["save_detector", "load_detector"]
+
+logger = logging.getLogger(__name__)
+
+_CONFIG_NAME = "config.json"
+_WEIGHTS_NAME = "model.safetensors"
+_META_KEY = "astrofmx_detector_config"
+_FORMAT = "astrofmx-detector/1"
+
+
+def _state_dict(detector):
+    return {k: v.detach().to("cpu").contiguous() for k, v in detector.model.state_dict().items()}
+
+
+def save_detector(detector, path, *, overwrite=False):
+    """Save a detector as its configuration (JSON) and weights (safetensors).
+
+    Parameters
+    ----------
+    detector : `FasterRCNNDetector`
+        The detector to save.
+    path : str or `~pathlib.Path`
+        A directory (created; holds ``config.json`` and ``model.safetensors``),
+        or a single ``.safetensors`` file holding the configuration in its
+        metadata.
+    overwrite : bool, optional
+        Replace an existing file or directory contents.
+
+    Returns
+    -------
+    path : `~pathlib.Path`
+        Where the detector was written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from astrofmx.detection import build_detector, save_detector, load_detector
+    >>> det = build_detector(backbone="resnet18", weights=None, tile_size=64, pyramid_channels=32,
+    ...                      representation_size=64)
+    >>> path = save_detector(det, tempfile.mkdtemp() + "/det.safetensors")
+    >>> load_detector(path).config == det.config
+    True
+    """
+    from safetensors.torch import save_file
+
+    from ._model import FasterRCNNDetector
+
+    if not isinstance(detector, FasterRCNNDetector):
+        raise TypeError(f"detector must be a FasterRCNNDetector, got {type(detector).__name__}")
+    path = Path(path)
+    state = _state_dict(detector)
+    meta = {_META_KEY: detector.config.to_json(), "format": _FORMAT,
+            "history": json.dumps(_jsonable(detector.history))}
+    if path.suffix == ".safetensors":
+        with atomic_write(path, overwrite=overwrite) as tmp:
+            save_file(state, str(tmp), metadata=meta)
+        return path
+    if path.exists() and not path.is_dir():
+        raise FileExistsError(f"{str(path)!r} exists and is not a directory; give a directory or a .safetensors file")
+    path.mkdir(parents=True, exist_ok=True)
+    for name in (_CONFIG_NAME, _WEIGHTS_NAME):
+        check_overwrite(path / name, overwrite)
+    with atomic_write(path / _WEIGHTS_NAME, overwrite=overwrite) as tmp:
+        save_file(state, str(tmp), metadata={"format": _FORMAT})
+    with atomic_write(path / _CONFIG_NAME, overwrite=overwrite) as tmp:
+        tmp.write_text(json.dumps({"format": _FORMAT, "config": detector.config.to_dict(),
+                                   "history": _jsonable(detector.history)}, indent=2))
+    return path
+
+
+def _jsonable(history):
+    out = []
+    for row in history or []:
+        out.append({k: (float(v) if hasattr(v, "__float__") and not isinstance(v, (int, str)) else v)
+                    for k, v in row.items()})
+    return out
+
+
+def load_detector(path, *, device=None):
+    """Load a detector saved by `save_detector`; no code-side arguments are needed.
+
+    Parameters
+    ----------
+    path : str or `~pathlib.Path`
+        A directory holding ``config.json`` and ``model.safetensors``, or a
+        single ``.safetensors`` file.
+    device : str or `torch.device`, optional
+        Where to put the detector (default: CPU, or CUDA when available).
+
+    Returns
+    -------
+    detector : `FasterRCNNDetector`
+        In eval mode, with ``detector.source`` set to ``path``.
+
+    Raises
+    ------
+    WeightsNotFoundError
+        If the path does not exist or lacks one of the two files.
+    UnsafeCheckpointError
+        If the file is a pickle (``.pt``/``.pth``) rather than safetensors.
+    ValueError
+        If the file is not an astrofmx detector.
+    """
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    from ..backbones import get_backbone
+    from ..utils import resolve_device
+    from ._model import FasterRCNNDetector
+
+    path = Path(os.fspath(path)).expanduser()
+    if not path.exists():
+        raise WeightsNotFoundError(f"no detector at {str(path)!r}: give a directory written by save_detector "
+                                   "(config.json + model.safetensors) or a .safetensors file")
+    if path.is_dir():
+        cfg_file, weights_file = path / _CONFIG_NAME, path / _WEIGHTS_NAME
+        missing = [str(f) for f in (cfg_file, weights_file) if not f.is_file()]
+        if missing:
+            raise WeightsNotFoundError(f"detector directory {str(path)!r} lacks {missing}")
+        data = json.loads(cfg_file.read_text())
+        if not isinstance(data, dict) or data.get("format") != _FORMAT:
+            raise ValueError(f"{str(cfg_file)!r} is not an astrofmx detector configuration")
+        config = DetectorConfig.from_dict(data["config"])
+        history = data.get("history", [])
+    else:
+        weights_file = path
+        if path.suffix in (".pt", ".pth", ".ckpt", ".pkl", ".bin"):
+            raise UnsafeCheckpointError(f"{str(path)!r} looks like a pickle; astrofmx only loads detectors saved "
+                                        "as safetensors by save_detector")
+        try:
+            with safe_open(str(path), framework="pt") as fh:
+                meta = fh.metadata() or {}
+        except Exception as exc:
+            raise ValueError(f"{str(path)!r} is not a safetensors file: {exc}") from exc
+        if _META_KEY not in meta:
+            raise ValueError(f"{str(path)!r} holds no astrofmx detector configuration (metadata key {_META_KEY!r}); "
+                             "was it written by save_detector?")
+        config = DetectorConfig.from_json(meta[_META_KEY])
+        history = json.loads(meta.get("history", "[]"))
+    backbone = get_backbone(config.backbone, weights=None, **config.backbone_kwargs)
+    detector = FasterRCNNDetector(config, backbone=backbone)
+    state = load_file(str(weights_file))
+    try:
+        missing, unexpected = detector.model.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # shape mismatches
+        first = str(exc).splitlines()[1:2]
+        raise ValueError(f"the weights in {str(weights_file)!r} do not fit the configured detector: "
+                         f"{first[0].strip() if first else exc}") from None
+    if missing or unexpected:
+        raise ValueError(f"the weights in {str(weights_file)!r} do not fit the configured detector: missing "
+                         f"{sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}")
+    detector.history = list(history)
+    detector.source = str(path)
+    detector.to(resolve_device(device))
+    detector.train(False)
+    logger.info("loaded detector %s from %s", config.backbone, path)
+    return detector

@@ -1,0 +1,166 @@
+import warnings
+
+import astropy.units as u
+import numpy as np
+import pytest
+from astropy.coordinates import SkyCoord
+from astropy.nddata import NDData
+
+from astrofmx.compare import crossmatch
+from astrofmx.detection import build_detector, detect_sources
+from astrofmx.detection._inference import _image_to_model, _model_to_image
+from astrofmx.io import SOURCE_COLUMNS
+from astrofmx.utils import NoDetectionsWarning, cpu_supports_bf16
+
+from .conftest import SMALL_HEADS, TINY_VIT
+
+QUIET = dict(progress_bar=False, precision="fp32")
+
+
+@pytest.fixture(scope="module")
+def untiled(trained_detector, heldout_field):
+    return detect_sources(heldout_field.to_nddata(), model=trained_detector, tile_size=160, score_threshold=0.3,
+                          **QUIET)
+
+
+@pytest.fixture(scope="module")
+def tiled(trained_detector, heldout_field):
+    return detect_sources(heldout_field.to_nddata(), model=trained_detector, tile_size=64, overlap=24,
+                          score_threshold=0.3, **QUIET)
+
+
+def test_catalog_columns_meta_and_truth(tiled, trained_detector, heldout_field):
+    assert tiled.colnames == list(SOURCE_COLUMNS)
+    assert np.all(np.diff(tiled["score"]) <= 0)  # sorted by decreasing score
+    assert set(tiled["label"]) == {"source"}
+    for key in ("model", "backbone", "weights", "preprocessing", "date", "version", "finder"):
+        assert key in tiled.meta
+    assert tiled.meta["backbone"] == "resnet18" and "tile_size=64" in tiled.meta["preprocessing"]
+    confident = tiled[tiled["score"] >= 0.5]
+    matches = crossmatch(confident, heldout_field.truth, 3 * u.pix)
+    assert matches.meta["n_matched"] >= 0.5 * len(confident)
+
+
+def test_tiled_and_untiled_inference_agree(tiled, untiled):
+    """Confident detections of one pass are found by the other, at the same place."""
+    assert len(untiled) >= 10
+    for ref, other in ((untiled, tiled), (tiled, untiled)):
+        confident = ref[ref["score"] >= 0.7]
+        matches = crossmatch(confident, other, 2 * u.pix)
+        assert matches.meta["n_matched"] >= 0.85 * len(confident)
+        assert np.median(matches["separation"].to_value(u.pix)) < 1.0
+
+
+def test_box_to_sky_mapping_is_exact(tiled, heldout_field):
+    wcs = heldout_field.wcs
+    sky = wcs.pixel_to_world(tiled["x_centroid"].value, tiled["y_centroid"].value)
+    assert np.all(tiled["sky_centroid"].separation(sky) < 1e-6 * u.arcsec)
+    scale = 1.5 * u.arcsec  # pixel size of the simulated field
+    np.testing.assert_allclose(tiled["width_sky"].to_value(u.arcsec), (tiled["width"].value * scale).value,
+                               rtol=1e-6)
+    np.testing.assert_allclose(0.5 * (tiled["bbox_xmin"] + tiled["bbox_xmax"]).value, tiled["x_centroid"].value)
+
+
+def test_tile_to_image_box_mapping():
+    # model pixel [0, 2] of a 2x-upscaled tile starting at image pixel (x0=10, y0=20) is image pixel 10 (20)
+    box = _model_to_image(np.array([[0.0, 0.0, 2.0, 2.0]]), 10, 20, 2.0)
+    np.testing.assert_array_equal(box, [[9.5, 19.5, 10.5, 20.5]])
+    rng = np.random.default_rng(1)
+    boxes = rng.uniform(0, 100, (20, 4))
+    np.testing.assert_allclose(_model_to_image(_image_to_model(boxes, 37, 5, 1.75), 37, 5, 1.75), boxes,
+                               atol=1e-12)
+
+
+def test_no_wcs_gives_pixel_catalog_and_pixel_regions(trained_detector, heldout_field, tmp_path):
+    from regions import RectanglePixelRegion, Regions
+
+    from astrofmx.io import write_ds9
+
+    cat = detect_sources(np.asarray(heldout_field.data), model=trained_detector, **QUIET)
+    assert "sky_centroid" not in cat.colnames and "width_sky" not in cat.colnames
+    assert len(cat) > 5
+    write_ds9(cat, tmp_path / "found.reg")
+    regs = Regions.read(tmp_path / "found.reg", format="ds9")
+    assert len(regs) == len(cat) and all(isinstance(r, RectanglePixelRegion) for r in regs)
+    np.testing.assert_allclose([r.center.x for r in regs], cat["x_centroid"].value, atol=1e-6)
+    np.testing.assert_allclose([r.center.y for r in regs], cat["y_centroid"].value, atol=1e-6)
+
+
+def test_masked_areas_are_ignored(trained_detector, heldout_field):
+    data = np.array(heldout_field.data)
+    data[:, 100:] = np.nan
+    cat = detect_sources(NDData(data, wcs=heldout_field.wcs), model=trained_detector, tile_size=64, overlap=16,
+                         **QUIET)
+    assert len(cat) > 3
+    assert np.all(cat["x_centroid"].value < 99.5)
+    # half of the image masked on the left: its tiles are skipped
+    data = np.array(heldout_field.data)
+    data[:, :110] = np.nan
+    cat = detect_sources(data, model=trained_detector, tile_size=64, overlap=16, score_threshold=0.0, **QUIET)
+    assert cat.meta["n_tiles"] < 9 and np.all(cat["x_centroid"].value > 109.5)
+
+
+def test_no_detection_gives_an_empty_catalog_with_every_column(trained_detector, heldout_field):
+    flat = np.zeros((96, 96), dtype=np.float32)
+    flat[0, 0] = 1.0
+    with pytest.warns(NoDetectionsWarning, match="no sources were found"):
+        cat = detect_sources((flat, heldout_field.wcs), model=trained_detector, score_threshold=1.0, **QUIET)
+    assert len(cat) == 0 and cat.colnames == list(SOURCE_COLUMNS)
+
+
+def test_bad_inputs(trained_detector, heldout_field):
+    image = heldout_field.to_nddata()
+    with pytest.raises(ValueError, match="empty"):
+        detect_sources(np.zeros((0, 0), dtype=np.float32), model=trained_detector, **QUIET)
+    with pytest.raises(ValueError, match="NaN"):
+        detect_sources(np.full((64, 64), np.nan, dtype=np.float32), model=trained_detector, **QUIET)
+    with pytest.raises(ValueError, match="no detector given"):
+        detect_sources(image, **QUIET)
+    with pytest.raises(ValueError, match=r"train_detector\(images, boxes, backbone='msn'\)"):
+        detect_sources(image, backbone="msn", **QUIET)
+    with pytest.raises(ValueError, match="unknown backbone 'nope'"):
+        detect_sources(image, backbone="nope", **QUIET)
+    with pytest.raises(ValueError, match="does not match the detector's backbone"):
+        detect_sources(image, model=trained_detector, backbone="msn", **QUIET)
+    with pytest.raises(TypeError, match="model must be a FasterRCNNDetector or the path"):
+        detect_sources(image, model=42, **QUIET)
+    with pytest.raises(ValueError, match="overlap must be an integer"):
+        detect_sources(image, model=trained_detector, tile_size=64, overlap=64, **QUIET)
+    with pytest.raises(ValueError, match="score_threshold must be a number"):
+        detect_sources(image, model=trained_detector, score_threshold=2, **QUIET)
+
+
+def test_tiles_smaller_than_a_patch():
+    vit = build_detector(backbone="msn", backbone_kwargs=dict(TINY_VIT), weights=None, tile_size=64, **SMALL_HEADS)
+    with pytest.raises(ValueError, match="smaller than one 16-pixel patch"):
+        detect_sources(np.ones((64, 64), dtype=np.float32), model=vit, tile_size=8, **QUIET)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NoDetectionsWarning)
+        cat = detect_sources(np.random.default_rng(0).normal(size=(80, 80)).astype("float32"), model=vit,
+                             tile_size=16, score_threshold=0.0, **QUIET)
+    assert cat.meta["n_tiles"] == 49  # 16-px tiles, 4-px overlap: starts 0, 12, ..., 60 and 64 on each axis
+
+
+@pytest.mark.skipif(not cpu_supports_bf16(), reason="this CPU has no native bf16")
+def test_bf16_backbone_keeps_sub_pixel_boxes(trained_detector, heldout_field, tiled):
+    cat = detect_sources(heldout_field.to_nddata(), model=trained_detector, tile_size=64, overlap=24,
+                         score_threshold=0.3, progress_bar=False, precision="bf16")
+    assert "precision=bf16" in cat.meta["preprocessing"]
+    # bf16 has 8 significant bits: boxes decoded in bf16 would fall on a 1/8-pixel grid or coarser
+    assert np.mean(np.mod(cat["bbox_xmin"].value * 8, 1) != 0) > 0.5
+    confident = cat[cat["score"] >= 0.7]
+    matches = crossmatch(confident, tiled, 1 * u.pix)
+    assert matches.meta["n_matched"] >= 0.85 * len(confident)
+
+
+def test_ds9_round_trip_with_a_wcs(tiled, heldout_field, tmp_path):
+    from regions import Regions
+
+    from astrofmx.io import write_ds9
+
+    write_ds9(tiled, tmp_path / "sky.reg", wcs=heldout_field.wcs)
+    regs = Regions.read(tmp_path / "sky.reg", format="ds9")
+    assert len(regs) == len(tiled)
+    sep = SkyCoord([r.center for r in regs]).separation(tiled["sky_centroid"])
+    assert np.all(sep < 0.01 * u.arcsec)
+    assert f"text={{{tiled['score'][0]:.2f}}}" in (tmp_path / "sky.reg").read_text()  # labelled with the score

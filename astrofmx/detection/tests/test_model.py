@@ -1,0 +1,77 @@
+import pytest
+import torch
+
+from astrofmx.backbones import get_backbone
+from astrofmx.detection import DetectorConfig, FasterRCNNDetector, SimpleFeaturePyramid, build_detector
+
+from .conftest import SMALL_HEADS, TINY_VIT
+
+
+def _tiny(backbone, mode, **kw):
+    kwargs = dict(TINY_VIT) if backbone != "resnet18" else {}
+    return build_detector(backbone=backbone, backbone_kwargs=kwargs, weights=None, mode=mode, tile_size=64,
+                          **SMALL_HEADS, **kw)
+
+
+@pytest.mark.parametrize("backbone", ["resnet18", "msn"])
+def test_trainable_parameter_counts_of_the_three_modes(backbone):
+    counts = {mode: _tiny(backbone, mode).count_parameters() for mode in ("frozen", "finetune", "scratch")}
+    frozen, finetune, scratch = counts["frozen"], counts["finetune"], counts["scratch"]
+    assert frozen["total"] == finetune["total"] == scratch["total"]
+    assert frozen["backbone_trainable"] == 0
+    assert frozen["trainable"] == frozen["total"] - frozen["backbone"] > 0
+    assert frozen["trainable"] < finetune["trainable"] == scratch["trainable"] == finetune["total"]
+
+
+def test_vitdet_pyramid_strides_from_a_stride_16_map():
+    fpn = SimpleFeaturePyramid(64, 32)
+    out = fpn(torch.randn(2, 64, 6, 6))
+    assert list(out) == ["0", "1", "2", "3", "pool"]
+    assert [tuple(v.shape) for v in out.values()] == [(2, 32, 24, 24), (2, 32, 12, 12), (2, 32, 6, 6),
+                                                     (2, 32, 3, 3), (2, 32, 2, 2)]
+
+
+def test_patch14_backbone_detects_inside_the_image():
+    det = build_detector(backbone="dinov2", backbone_kwargs=dict(TINY_VIT), weights=None, mode="scratch",
+                         tile_size=56, **SMALL_HEADS)
+    assert det.model.backbone.kind == "vitdet" and det.spec.patch_size == 14
+    torch.manual_seed(0)
+    (out,) = det.predict(torch.rand(1, 3, 56, 56))
+    assert out["boxes"].shape[1] == 4
+    assert bool(((out["boxes"] >= 0) & (out["boxes"] <= 56)).all())
+
+
+def test_frozen_backbone_does_not_change_but_heads_do():
+    det = _tiny("msn", "frozen")
+    before = {k: v.clone() for k, v in det.state_dict().items()}
+    det.train()
+    params = [p for p in det.parameters() if p.requires_grad]
+    opt = torch.optim.SGD(params, lr=0.1)
+    torch.manual_seed(0)
+    images = [torch.rand(3, 64, 64) for _ in range(2)]
+    targets = [{"boxes": torch.tensor([[10.0, 12.0, 20.0, 22.0]]), "labels": torch.tensor([1])}] * 2
+    loss = sum(det(images, targets).values())
+    loss.backward()
+    opt.step()
+    after = det.state_dict()
+    body = [k for k in after if k.startswith("model.backbone.body.")]
+    heads = [k for k in after if k.startswith("model.roi_heads.")]
+    assert body and heads
+    assert all(torch.equal(before[k], after[k]) for k in body)
+    assert any(not torch.equal(before[k], after[k]) for k in heads)
+    assert not det.backbone.training  # a frozen backbone stays in eval mode
+
+
+def test_prebuilt_backbone_and_bad_inputs():
+    body = get_backbone("resnet18", weights=None)
+    det = FasterRCNNDetector(DetectorConfig(backbone="resnet18", weights=None, tile_size=64, **SMALL_HEADS),
+                             backbone=body)
+    assert det.backbone is body and det.model.backbone.kind == "fpn"
+    with pytest.raises(ValueError, match="unknown backbone"):
+        build_detector(backbone="no-such-backbone", weights=None)
+    with pytest.raises(ValueError, match="smaller than one 16-px patch"):
+        build_detector(backbone="msn", backbone_kwargs=dict(TINY_VIT), weights=None, tile_size=8)
+    with pytest.raises(TypeError, match="config must be a DetectorConfig"):
+        build_detector({"backbone": "resnet18"})
+    with pytest.raises(TypeError, match="backbone must be an astrofmx Backbone"):
+        FasterRCNNDetector(DetectorConfig(weights=None), backbone=torch.nn.Linear(2, 2))
