@@ -1,0 +1,460 @@
+"""Supervised baselines: networks trained end to end on the labeled images.
+
+The paper compares the linear probes against ResNet-18, ResNet-50 and
+ViT-B/16 trained from scratch on the same labeled subsets, and against a
+pretrained backbone fine-tuned end to end. `SupervisedClassifier` does both
+with the scikit-learn estimator API on arrays of images.
+"""
+
+import copy
+import logging
+import numbers
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from ..utils import autocast, progress_bar, resolve_device
+from ._probe import _class_weights, _stratified_holdout
+
+__all__ = ["SUPERVISED_ARCHS", "SupervisedClassifier", "train_supervised", "images_to_tensor"]
+
+logger = logging.getLogger(__name__)
+
+#: Architectures trained from scratch, with their native input size.
+SUPERVISED_ARCHS = {"resnet18": 224, "resnet50": 224, "vit_b_16": 224}
+
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def _as_nchw(images):
+    """Images as a float32 (N, C, H, W) array, C in {1, 3}."""
+    if hasattr(images, "unit"):
+        images = images.value
+    arr = np.asarray(images)
+    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+        raise TypeError(f"images must be a numeric array, got dtype {arr.dtype}")
+    if arr.ndim == 3:
+        arr = arr[:, None]
+    elif arr.ndim == 4:
+        if arr.shape[1] not in (1, 3) and arr.shape[-1] in (1, 3):
+            arr = np.moveaxis(arr, -1, 1)
+        if arr.shape[1] not in (1, 3):
+            raise ValueError(f"4-D images must be (N, C, H, W) or (N, H, W, C) with 1 or 3 channels, got {arr.shape}")
+    else:
+        raise ValueError(f"images must have shape (N, H, W), (N, C, H, W) or (N, H, W, C), got {arr.shape}")
+    if arr.shape[0] == 0:
+        raise ValueError("images is empty")
+    arr = arr.astype(np.float32, copy=False)
+    if not np.all(np.isfinite(arr)):
+        n_bad = int((~np.isfinite(arr.reshape(arr.shape[0], -1))).any(axis=1).sum())
+        raise ValueError(f"images contain NaN or infinite pixels in {n_bad} images; fill blank pixels first "
+                         f"(e.g. np.nan_to_num(images, nan=0.0))")
+    return arr
+
+
+def images_to_tensor(images, *, image_size=None, mean=_IMAGENET_MEAN, std=_IMAGENET_STD):
+    """Scale images to [0, 1] per image, make 3 channels, resize and normalize.
+
+    Parameters
+    ----------
+    images : array-like, shape (N, H, W), (N, C, H, W) or (N, H, W, C)
+        Raw images (any dtype); C is 1 or 3.
+    image_size : int, optional
+        Output side length (bilinear, antialiased); default keeps the size.
+    mean, std : tuple of 3 float, optional
+        Per-channel normalization after scaling to [0, 1] (default ImageNet).
+
+    Returns
+    -------
+    tensor : `torch.Tensor`, float32, shape (N, 3, S, S)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astrofmx.classification import images_to_tensor
+    >>> images_to_tensor(np.zeros((2, 20, 20)), image_size=32).shape
+    torch.Size([2, 3, 32, 32])
+    """
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.from_numpy(np.ascontiguousarray(_as_nchw(images)))
+    flat = x.reshape(x.shape[0], -1)
+    lo = flat.min(dim=1).values.view(-1, 1, 1, 1)
+    hi = flat.max(dim=1).values.view(-1, 1, 1, 1)
+    x = (x - lo) / torch.clamp(hi - lo, min=1e-12)
+    if x.shape[1] == 1:
+        x = x.expand(-1, 3, -1, -1)
+    if image_size is not None and tuple(x.shape[-2:]) != (image_size, image_size):
+        x = F.interpolate(x, size=(int(image_size), int(image_size)), mode="bilinear", align_corners=False,
+                          antialias=True)
+    m = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
+    s = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
+    return ((x - m) / s).contiguous()
+
+
+def _build_scratch(arch, n_classes, image_size, overrides):
+    import torchvision
+
+    overrides = dict(overrides or {})
+    if arch == "resnet18":
+        return torchvision.models.resnet18(weights=None, num_classes=n_classes, **overrides)
+    if arch == "resnet50":
+        return torchvision.models.resnet50(weights=None, num_classes=n_classes, **overrides)
+    if arch == "vit_b_16":
+        from torchvision.models.vision_transformer import VisionTransformer
+
+        cfg = dict(patch_size=16, num_layers=12, num_heads=12, hidden_dim=768, mlp_dim=3072)
+        cfg.update(overrides)
+        if image_size % cfg["patch_size"]:
+            raise ValueError(f"image_size ({image_size}) must be a multiple of the ViT patch size "
+                             f"({cfg['patch_size']})")
+        return VisionTransformer(image_size=image_size, num_classes=n_classes, **cfg)
+    raise ValueError(f"arch must be one of {sorted(SUPERVISED_ARCHS)}, got {arch!r}")
+
+
+class _FineTune:
+    """Factory for a pretrained astrofmx backbone + linear head."""
+
+    @staticmethod
+    def build(backbone, weights, n_classes, overrides):
+        from torch import nn
+
+        from ..backbones._base import Backbone
+
+        if isinstance(backbone, Backbone):
+            bb = copy.deepcopy(backbone)
+        elif isinstance(backbone, str):
+            from ..backbones import get_backbone
+
+            bb = get_backbone(backbone, weights=weights, **dict(overrides or {}))
+        else:
+            raise TypeError(f"backbone must be a registry name or an astrofmx Backbone, got {type(backbone).__name__}")
+        head = nn.Linear(bb.spec.feature_dim, n_classes)
+
+        class _Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.backbone = bb
+                self.head = head
+
+            def forward(self, x):
+                return self.head(self.backbone(x))
+
+        return _Net(), bb.spec
+
+
+class SupervisedClassifier(ClassifierMixin, BaseEstimator):
+    """A network trained end to end on labeled images (the paper's baselines).
+
+    Two modes:
+
+    - ``arch`` in ``{'resnet18', 'resnet50', 'vit_b_16'}`` and
+      ``backbone=None``: a torchvision network trained from scratch (random
+      initialization), as the paper's supervised baselines;
+    - ``backbone=<registry name or Backbone>``: an astrofmx backbone (loaded
+      with ``weights``) plus a linear head, fine-tuned end to end.
+
+    Images are scaled to [0, 1] per image, repeated to three channels, resized
+    to ``image_size`` and normalized (ImageNet mean/std, or the backbone's),
+    see `images_to_tensor`. Training uses AdamW, a cross-entropy loss
+    weighted by inverse class frequency (as the probe), and random flips and
+    90-degree rotations (galaxy morphology does not depend on orientation).
+
+    Parameters
+    ----------
+    arch : str, optional
+        Architecture trained from scratch (ignored with ``backbone``).
+    backbone : str or `~astrofmx.backbones.Backbone`, optional
+        Backbone to fine-tune instead.
+    weights : str, None or path, optional
+        Weights passed to `~astrofmx.backbones.get_backbone` with a named
+        ``backbone`` (``'pretrained'`` by default).
+    image_size : int, optional
+        Side length of the network input; default 224 (the backbone's native
+        size when fine-tuning). Small values (64-128) train much faster on
+        CPU.
+    epochs : int, optional
+        Maximum number of training epochs.
+    lr : float, optional
+        AdamW learning rate.
+    batch_size : int, optional
+        Mini-batch size (a trailing batch of one image is dropped because
+        batch normalization needs two).
+    weight_decay : float, optional
+        AdamW weight decay.
+    class_weight : {'balanced', None} or dict, optional
+        Loss weights per class, as in `LinearProbe`.
+    augment : bool, optional
+        Random horizontal/vertical flips and 90-degree rotations.
+    early_stopping : bool, optional
+        Hold out ``validation_fraction`` (stratified) and keep the epoch with
+        the lowest validation loss, stopping after ``n_iter_no_change`` epochs
+        without improvement.
+    validation_fraction : float, optional
+    n_iter_no_change : int, optional
+    arch_overrides : dict, optional
+        Keyword arguments for the architecture: torchvision's resnet builders
+        or `~torchvision.models.vision_transformer.VisionTransformer`
+        (``num_layers``, ``num_heads``, ``hidden_dim``, ``mlp_dim``,
+        ``patch_size``), or `~astrofmx.backbones.get_backbone` overrides.
+        Used for tiny test configurations.
+    device : str, optional
+        ``None`` picks CUDA when available.
+    precision : {'fp32', 'bf16', 'fp16', 'auto'}, optional
+        Autocast precision of the forward passes.
+    random_state : int, optional
+        Seed of initialization, batch order, augmentation and validation split.
+    progress_bar : bool, optional
+        Progress bar over epochs.
+
+    Attributes
+    ----------
+    classes_ : `~numpy.ndarray`
+    model_ : `torch.nn.Module`
+        The trained network (on CPU after ``fit``).
+    loss_curve_, validation_loss_curve_ : list of float
+    n_epochs_, best_epoch_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astrofmx.classification import SupervisedClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> images = rng.normal(size=(8, 16, 16)).astype("float32")
+    >>> clf = SupervisedClassifier("resnet18", image_size=16, epochs=1, batch_size=4).fit(images, [0, 1] * 4)
+    >>> clf.predict_proba(images).shape
+    (8, 2)
+    """
+
+    def __init__(self, arch="resnet18", *, backbone=None, weights="pretrained", image_size=None, epochs=30,
+                 lr=1e-3, batch_size=64, weight_decay=1e-4, class_weight="balanced", augment=True,
+                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=5, arch_overrides=None,
+                 device=None, precision="fp32", random_state=0, progress_bar=False):
+        self.arch = arch
+        self.backbone = backbone
+        self.weights = weights
+        self.image_size = image_size
+        self.epochs = epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.weight_decay = weight_decay
+        self.class_weight = class_weight
+        self.augment = augment
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.arch_overrides = arch_overrides
+        self.device = device
+        self.precision = precision
+        self.random_state = random_state
+        self.progress_bar = progress_bar
+
+    @property
+    def name(self):
+        """Short description used in study tables: ``'<arch> (scratch)'`` or ``'<backbone> (fine-tuned)'``."""
+        if self.backbone is None:
+            return f"{self.arch} (scratch)"
+        bname = self.backbone if isinstance(self.backbone, str) else self.backbone.spec.name
+        return f"{bname} (fine-tuned)"
+
+    def _check_params(self):
+        if self.backbone is None and self.arch not in SUPERVISED_ARCHS:
+            raise ValueError(f"arch must be one of {sorted(SUPERVISED_ARCHS)}, got {self.arch!r}")
+        for pname in ("epochs", "batch_size", "n_iter_no_change"):
+            val = getattr(self, pname)
+            if not (isinstance(val, numbers.Integral) and val >= 1):
+                raise ValueError(f"{pname} must be a positive integer, got {val!r}")
+        if not (isinstance(self.lr, numbers.Real) and self.lr > 0):
+            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
+        if self.image_size is not None and not (isinstance(self.image_size, numbers.Integral)
+                                                and self.image_size >= 8):
+            raise ValueError(f"image_size must be an integer >= 8 or None, got {self.image_size!r}")
+        if not (0 < self.validation_fraction < 1):
+            raise ValueError(f"validation_fraction must be in (0, 1), got {self.validation_fraction!r}")
+
+    def _augment(self, x, gen):
+        import torch
+
+        n = x.shape[0]
+        flip_h = torch.rand(n, generator=gen) < 0.5
+        flip_v = torch.rand(n, generator=gen) < 0.5
+        x = torch.where(flip_h.view(-1, 1, 1, 1), x.flip(-1), x)
+        x = torch.where(flip_v.view(-1, 1, 1, 1), x.flip(-2), x)
+        k = int(torch.randint(0, 4, (1,), generator=gen))
+        return torch.rot90(x, k, dims=(-2, -1)) if k else x
+
+    def _forward_all(self, model, x, device, batch_size):
+        import torch
+
+        outs = []
+        model.eval()
+        with torch.no_grad():
+            for i in range(0, x.shape[0], batch_size):
+                with autocast(device, self.precision):
+                    outs.append(model(x[i:i + batch_size].to(device)).float().cpu())
+        return torch.cat(outs)
+
+    def fit(self, images, y):
+        """Train on ``images`` with labels ``y``.
+
+        Parameters
+        ----------
+        images : array-like, shape (N, H, W), (N, C, H, W) or (N, H, W, C)
+        y : array-like, shape (N,)
+
+        Returns
+        -------
+        self : `SupervisedClassifier`
+        """
+        import torch
+        import torch.nn.functional as F
+
+        self._check_params()
+        arr = _as_nchw(images)
+        y = np.asarray(y).reshape(-1)
+        if y.shape[0] != arr.shape[0]:
+            raise ValueError(f"images and labels must have the same length: images has {arr.shape[0]}, "
+                             f"labels has {y.shape[0]}")
+        self.classes_, y_idx = np.unique(y, return_inverse=True)
+        if self.classes_.size < 2:
+            raise ValueError(f"labels must contain at least 2 classes to train a classifier, got "
+                             f"{self.classes_.size}: {self.classes_.tolist()!r}")
+        n_classes = self.classes_.size
+        device = resolve_device(self.device)
+        rng = np.random.default_rng(self.random_state)
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0 if self.random_state is None else int(self.random_state))
+            if self.backbone is None:
+                size = int(self.image_size or SUPERVISED_ARCHS[self.arch])
+                model = _build_scratch(self.arch, n_classes, size, self.arch_overrides)
+                mean, std = _IMAGENET_MEAN, _IMAGENET_STD
+            else:
+                model, spec = _FineTune.build(self.backbone, self.weights, n_classes, self.arch_overrides)
+                size = int(self.image_size or spec.input_size)
+                mean, std = tuple(spec.mean), tuple(spec.std)
+        self.image_size_, self._mean, self._std = size, mean, std
+        x_all = images_to_tensor(arr, image_size=size, mean=mean, std=std)
+
+        tr = np.arange(y_idx.size)
+        va = np.array([], dtype=int)
+        if self.early_stopping:
+            tr, va = _stratified_holdout(y_idx, self.validation_fraction, rng)
+            if va.size == 0:
+                raise ValueError("too few images per class to hold out a validation set for early stopping")
+        weights = torch.from_numpy(_class_weights(y_idx[tr], n_classes, self.class_weight, self.classes_))
+        y_t = torch.from_numpy(y_idx.astype(np.int64))
+        model.to(device)
+        opt = torch.optim.AdamW(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        gen = torch.Generator().manual_seed(0 if self.random_state is None else int(self.random_state))
+        w_dev = weights.to(device)
+
+        self.loss_curve_, self.validation_loss_curve_ = [], []
+        best, best_state, best_epoch, since = np.inf, None, 0, 0
+        epoch = 0
+        bar = progress_bar(range(int(self.epochs)), desc=f"training {self.name}", unit="epoch",
+                           enabled=self.progress_bar)
+        for epoch in bar:
+            model.train()
+            perm = tr[rng.permutation(tr.size)]
+            tot, cnt = 0.0, 0
+            for i in range(0, perm.size, self.batch_size):
+                idx = torch.from_numpy(perm[i:i + self.batch_size])
+                if idx.numel() < 2:
+                    continue  # batch norm cannot train on one image
+                xb = x_all[idx]
+                if self.augment:
+                    xb = self._augment(xb, gen)
+                xb, yb = xb.to(device), y_t[idx].to(device)
+                with autocast(device, self.precision):
+                    logits = model(xb)
+                loss = F.cross_entropy(logits.float(), yb, weight=w_dev)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                tot += float(loss.detach()) * idx.numel()
+                cnt += idx.numel()
+            self.loss_curve_.append(tot / max(cnt, 1))
+            if va.size:
+                logits = self._forward_all(model, x_all[torch.from_numpy(va)], device, self.batch_size)
+                vloss = float(F.cross_entropy(logits, y_t[torch.from_numpy(va)], weight=weights))
+                self.validation_loss_curve_.append(vloss)
+                if vloss < best - 1e-4:
+                    best, best_epoch, since = vloss, epoch + 1, 0
+                    best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+                else:
+                    since += 1
+                    if since >= self.n_iter_no_change:
+                        break
+        if hasattr(bar, "close"):
+            bar.close()
+        self.n_epochs_ = epoch + 1
+        self.best_epoch_ = self.n_epochs_
+        if best_state is not None:
+            model.load_state_dict(best_state)
+            self.best_epoch_ = best_epoch
+        self.model_ = model.cpu().eval()
+        return self
+
+    def predict_proba(self, images):
+        """Class probabilities, columns ordered as ``classes_``.
+
+        Parameters
+        ----------
+        images : array-like
+            As for `fit`.
+
+        Returns
+        -------
+        proba : `~numpy.ndarray`, shape (N, K)
+        """
+        import torch
+
+        if not hasattr(self, "model_"):
+            from sklearn.exceptions import NotFittedError
+
+            raise NotFittedError("this SupervisedClassifier is not fitted yet; call fit(images, labels) first")
+        x = images_to_tensor(images, image_size=self.image_size_, mean=self._mean, std=self._std)
+        device = resolve_device(self.device)
+        model = self.model_.to(device)
+        logits = self._forward_all(model, x, device, self.batch_size)
+        self.model_ = model.cpu()
+        return torch.softmax(logits, dim=1).numpy()
+
+    def predict(self, images):
+        """Most probable class of each image."""
+        return self.classes_[np.argmax(self.predict_proba(images), axis=1)]
+
+
+def train_supervised(images, labels, *, arch="resnet18", **kwargs):
+    """Train a `SupervisedClassifier` and return it (a functional shortcut).
+
+    Parameters
+    ----------
+    images : array-like
+        Images, as for `SupervisedClassifier.fit`.
+    labels : array-like, shape (N,)
+    arch : str, optional
+        ``'resnet18'``, ``'resnet50'`` or ``'vit_b_16'``.
+    **kwargs
+        Any other `SupervisedClassifier` parameter.
+
+    Returns
+    -------
+    classifier : `SupervisedClassifier`
+        Fitted.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astrofmx.classification import train_supervised
+    >>> images = np.random.default_rng(1).random((6, 16, 16))
+    >>> tiny_vit = dict(patch_size=8, num_layers=1, num_heads=2, hidden_dim=16, mlp_dim=32)
+    >>> clf = train_supervised(images, [0, 1, 2] * 2, arch="vit_b_16", image_size=16, epochs=1,
+    ...                        arch_overrides=tiny_vit)
+    >>> clf.classes_.tolist()
+    [0, 1, 2]
+    """
+    return SupervisedClassifier(arch, **kwargs).fit(images, labels)
