@@ -5,6 +5,7 @@ import hashlib
 import json
 import logging
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -264,7 +265,8 @@ def _write_output(features, ids, output, overwrite):
 
 def embed(images, *, backbone="msn", weights="pretrained", batch_size=32, pooling="cls", device=None,
           precision="auto", normalizer=None, compile=False, cache=False, output=None, ids=None,
-          progress_bar=True, overwrite=False, cache_dir=None, num_workers="auto"):
+          progress_bar=True, overwrite=False, cache_dir=None, num_workers="auto", output_dir=None, parallel=False,
+          resume=True, shard_size=256):
     """Turn images or cutouts into feature vectors with a foundation-model backbone.
 
     Images are preprocessed one by one with
@@ -275,7 +277,10 @@ def embed(images, *, backbone="msn", weights="pretrained", batch_size=32, poolin
 
     Parameters
     ----------
-    images : NDData, path, array, tensor, `~astropy.nddata.Cutout2D` or a list/iterable of these
+    images : NDData, path, array, tensor, `~astropy.nddata.Cutout2D`, a list/iterable of these, or a glob pattern
+        A glob pattern (a string with ``*``, ``?`` or ``[...]`` that is not
+        an existing file, e.g. ``"cutouts/*.fits"``) stands for the sorted
+        list of the files it matches.
         A 2-D array is one image, a 3-D array a stack ``(N, H, W)`` of 2-D
         images and a 4-D array ``(N, C, H, W)`` a stack of multi-channel ones
         (put a single ``(C, H, W)`` image in a list). Paths are read with
@@ -333,11 +338,31 @@ def embed(images, *, backbone="msn", weights="pretrained", batch_size=32, poolin
         batch in one background thread. 'auto': 0 for tensors and on CPUs
         with fewer than 8 cores (the forward pass needs them), up to 8 when
         the model runs on a GPU.
+    output_dir : str or `~pathlib.Path`, optional
+        Survey mode: split the inputs (a list of files or a glob pattern)
+        into shards of ``shard_size`` images and write each shard's features
+        atomically to this folder with `astrofmx.utils.run_batch`
+        (``<shard>-<hash>.embed.npy``, ``embed_summary.ecsv`` and the
+        combined ``embed_combined.npy``), so an interrupted run resumes
+        where it stopped. The backbone is built once and sent to the workers.
+    parallel : bool, int, 'current-scheduler' or ``distributed.Client``, optional
+        Survey mode (needs ``output_dir``): False runs the shards serially,
+        an int on a local Dask cluster of that many worker processes,
+        'current-scheduler' on the active Dask scheduler, a Client on that
+        cluster.
+    resume : bool, optional
+        Survey mode: skip shards whose features are already in ``output_dir``.
+    shard_size : int, optional
+        Survey mode: images per shard (per task and per result file).
 
     Returns
     -------
-    features : `numpy.ndarray`
-        ``(N, D)`` float32, in input order.
+    features : `numpy.ndarray` or `~astrofmx.utils.BatchResult`
+        ``(N, D)`` float32, in input order. In survey mode (``output_dir``
+        given) a `~astrofmx.utils.BatchResult`: ``features`` is the combined
+        ``(N, D)`` array (memory-mapped, input order, finished shards only),
+        ``ids`` the shard of each row and ``summary`` one row per shard
+        (``failed`` shards are listed there and do not stop the run).
 
     Raises
     ------
@@ -365,6 +390,12 @@ def embed(images, *, backbone="msn", weights="pretrained", batch_size=32, poolin
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     check_pooling(pooling)
+    images = _expand_glob(images)
+    if output_dir is not None or (parallel is not False and parallel is not None):
+        return _embed_many(images, backbone=backbone, weights=weights, batch_size=batch_size, pooling=pooling,
+                           device=device, precision=precision, normalizer=normalizer, cache_dir=cache_dir,
+                           progress_bar=progress_bar, output_dir=output_dir, parallel=parallel, resume=resume,
+                           shard_size=shard_size, output=output, ids=ids, cache=cache)
     output = _check_output(output, overwrite)
     items, n_items = _as_items(images)
     if cache and n_items is None:
@@ -458,3 +489,71 @@ def embed(images, *, backbone="msn", weights="pretrained", batch_size=32, poolin
     if output is not None:
         _write_output(features, ids if ids is not None else default_ids, output, overwrite)
     return features
+
+
+# -- survey mode -----------------------------------------------------------------------------------------------
+def _expand_glob(images):
+    """A glob pattern (a str with * ? [ that is not an existing file) -> the sorted list of matching files."""
+    import glob
+
+    if isinstance(images, str) and any(c in images for c in "*?[") and not os.path.exists(images):
+        matches = sorted(p for p in glob.glob(os.path.expanduser(images), recursive=True) if os.path.isfile(p))
+        if not matches:
+            raise ValueError(f"the glob pattern {images!r} matched no files")
+        return matches
+    return images
+
+
+def _embed_shard(items, **kwargs):
+    return embed(items, **kwargs)
+
+
+def _embed_many(images, *, backbone, weights, batch_size, pooling, device, precision, normalizer, cache_dir,
+                progress_bar, output_dir, parallel, resume, shard_size, output, ids, cache):
+    """`embed` over shards of many inputs with `astrofmx.utils.run_batch`."""
+    from astrofmx.utils import run_batch
+
+    if output_dir is None:
+        raise ValueError(f"parallel={parallel!r} needs output_dir=<folder> where the features of each shard are "
+                         "written (survey mode)")
+    for name, value in (("output", output), ("ids", ids)):
+        if value is not None:
+            raise ValueError(f"{name}= is not used with output_dir= (survey mode): the features are in "
+                             f"<output_dir>/embed_combined.npy and the shard of each row in embed_combined_ids.npy")
+    if cache:
+        raise ValueError("cache=True is not used with output_dir= (survey mode): the shard files already make "
+                         "reruns resume")
+    if isinstance(shard_size, bool) or not isinstance(shard_size, (int, np.integer)) or shard_size < 1:
+        raise ValueError(f"shard_size must be a positive integer, got {shard_size!r}")
+    if isinstance(images, (str, os.PathLike)):
+        images = [images]
+    if not isinstance(images, (list, tuple)) or not all(isinstance(p, (str, os.PathLike)) for p in images):
+        raise TypeError("survey mode (output_dir=) takes a list of files or a glob pattern; embed arrays or tensors "
+                        "in memory without output_dir")
+    paths = [os.path.abspath(os.path.expanduser(os.fspath(p))) for p in images]
+    if not paths:
+        raise ValueError("images is empty: nothing to embed")
+    shards = {}
+    for k in range(0, len(paths), int(shard_size)):
+        chunk = paths[k:k + int(shard_size)]
+        key = hashlib.sha1("\n".join(chunk).encode("utf-8", "surrogatepass")).hexdigest()[:10]
+        shards[f"shard{k // int(shard_size):06d}-{key}"] = chunk
+    if isinstance(backbone, Backbone):
+        if weights is not None and weights != "pretrained":
+            raise ValueError(f"weights={weights!r} is only used with a backbone name; load a file into a Backbone "
+                             f"instance with astrofmx.backbones.load_weights")
+        model = backbone
+    else:
+        from ._registry import get_backbone
+
+        if not isinstance(backbone, str):
+            raise TypeError(f"backbone must be a registered name or a Backbone, got {type(backbone).__name__}")
+        model = get_backbone(backbone, weights=weights, device=device if parallel in (False, None) else "cpu",
+                             cache_dir=cache_dir, pooling=pooling, progress_bar=progress_bar)
+    kwargs = dict(backbone=model, batch_size=batch_size, pooling=pooling, precision=precision, normalizer=normalizer,
+                  device=device, progress_bar=False, num_workers=0)
+    with warnings.catch_warnings():
+        # the model is sent to the cluster once, as one task: dask's "large graph" advice does not apply
+        warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
+        return run_batch(_embed_shard, shards, output_dir=output_dir, parallel=parallel, resume=resume,
+                         output_format="npy", func_kwargs=kwargs, name="embed", progress_bar=progress_bar)

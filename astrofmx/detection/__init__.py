@@ -9,6 +9,7 @@ evaluate it (`mean_average_precision`, `evaluate_detector`), save and reload it
 """
 
 from ._config import *  # noqa: F401, F403
+from ._default import *  # noqa: F401, F403
 from ._evaluate import *  # noqa: F401, F403
 from ._inference import *  # noqa: F401, F403
 from ._io import *  # noqa: F401, F403

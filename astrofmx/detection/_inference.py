@@ -4,6 +4,7 @@ import logging
 import math
 import os
 import time
+import warnings
 
 import numpy as np
 
@@ -113,10 +114,10 @@ def _resolve_detector(model, backbone, device):
     from ._model import FasterRCNNDetector
 
     if model is None:
-        if backbone is None:
-            raise ValueError("no detector given: pass model=<a FasterRCNNDetector or the path of a saved one>. "
-                             "Train one with astrofmx.train_detector(images, boxes, backbone='resnet18') and save "
-                             "it with detector.save(path); no default detector ships with this version")
+        if backbone is None:  # the embedded default detector
+            from ._default import get_default_detector
+
+            return get_default_detector(device=device)
         from ..backbones import list_backbones
 
         if not isinstance(backbone, str):
@@ -173,7 +174,8 @@ def _core_mask(centres, tile_centres, own):
 
 # -- public ---------------------------------------------------------------------------------------------
 def detect_sources(image, *, model=None, backbone=None, tile_size=None, overlap=None, score_threshold=0.5,
-                   nms_threshold=0.5, batch_size=8, device=None, precision="auto", progress_bar=True):
+                   nms_threshold=0.5, batch_size=8, device=None, precision="auto", progress_bar=True,
+                   output_dir=None, parallel=False, resume=True, output_format="ecsv"):
     """Detect sources in a whole image with a trained Faster R-CNN detector.
 
     The image is normalized once as a whole (``detector.config.normalizer``),
@@ -191,9 +193,14 @@ def detect_sources(image, *, model=None, backbone=None, tile_size=None, overlap=
     Parameters
     ----------
     image : str, `~pathlib.Path`, HDU, `~astropy.nddata.NDData`, tuple or `~numpy.ndarray`
-        Anything `~astrofmx.io.load_image` accepts.
+        Anything `~astrofmx.io.load_image` accepts; or many images: a list
+        of files, a tuple of paths or a glob pattern (``"survey/*.fits"``,
+        ``**`` recurses), processed with `astrofmx.utils.run_batch` (needs
+        ``output_dir``).
     model : `FasterRCNNDetector`, str or `~pathlib.Path`
-        A detector, or the path of one saved with `save_detector`.
+        A detector, or the path of one saved with `save_detector`. With
+        neither ``model`` nor ``backbone``: the embedded default detector
+        (`get_default_detector`).
     backbone : str, optional
         Registry name of a backbone. Trained detectors per backbone (a model
         zoo) are not available yet, so ``backbone`` alone raises an error
@@ -216,11 +223,32 @@ def detect_sources(image, *, model=None, backbone=None, tile_size=None, overlap=
         Precision of the backbone and pyramid ('auto': bf16 autocast on CPUs
         and GPUs that support it); the detection heads run in fp32.
     progress_bar : bool, optional
-        Show a progress bar over the tiles.
+        Show a progress bar over the tiles (over the files for many inputs).
+    output_dir : str or `~pathlib.Path`, optional
+        Many inputs only (required there): where the per-file catalogs
+        (``<stem>-<hash>.detect.<ext>``), ``detect_summary.ecsv`` and the
+        combined catalog ``detect_combined.<ext>`` are written, atomically
+        (see `astrofmx.utils.run_batch`).
+    parallel : bool, int, 'current-scheduler' or ``distributed.Client``, optional
+        Many inputs only: False runs serially; an int starts a local Dask
+        cluster of that many worker processes; 'current-scheduler' uses the
+        active Dask scheduler; a Client uses that cluster. The detector is
+        sent to the workers once; they run it on the CPU unless ``device`` is
+        given.
+    resume : bool, optional
+        Many inputs only: skip files whose catalog is already in
+        ``output_dir`` (a rerun after a crash loses and repeats nothing).
+    output_format : {'ecsv', 'fits', 'parquet'}, optional
+        Many inputs only: format of the per-file and combined catalogs.
 
     Returns
     -------
-    catalog : `~astropy.table.QTable`
+    catalog : `~astropy.table.QTable` or `~astrofmx.utils.BatchResult`
+        For many inputs (a list of files, a tuple of paths or a glob
+        pattern such as ``"survey/*.fits"``): a `~astrofmx.utils.BatchResult`
+        whose ``catalog`` is the combined catalog (an ``input`` column first)
+        and whose ``summary`` lists each file's status; a file that fails is
+        reported there and does not stop the batch. For one image:
         One row per source, columns of `~astrofmx.io.make_source_catalog`
         (``sky_centroid`` and the sizes in arcsec only when the image has a
         celestial WCS), sorted by decreasing score. ``meta`` records the
@@ -253,6 +281,11 @@ def detect_sources(image, *, model=None, backbone=None, tile_size=None, overlap=
     from ..io import make_source_catalog
     from ..utils import resolve_device, resolve_precision
 
+    if _is_many(image):
+        return _detect_many(image, model=model, backbone=backbone, device=device, output_dir=output_dir,
+                            parallel=parallel, resume=resume, output_format=output_format, progress_bar=progress_bar,
+                            kwargs=dict(tile_size=tile_size, overlap=overlap, score_threshold=score_threshold,
+                                        nms_threshold=nms_threshold, batch_size=batch_size, precision=precision))
     det = _resolve_detector(model, backbone, device)
     cfg = det.config
     dev = resolve_device(device) if device is not None else det.device
@@ -362,3 +395,34 @@ def detect_sources(image, *, model=None, backbone=None, tile_size=None, overlap=
     logger.info("detect_sources: %d sources in %d tiles (%.1f s)", len(boxes), n_run, elapsed)
     return make_source_catalog(boxes, scores=scores, labels=label_names, wcs=img.wcs, meta=meta,
                                finder="astrofmx.detect_sources")
+
+
+# -- many inputs -------------------------------------------------------------------------------------------
+def _is_many(image):
+    """True for a list, a tuple of paths, or a glob pattern (a string with * ? [ that is not a file)."""
+    if isinstance(image, list):
+        return True
+    if isinstance(image, tuple):
+        return len(image) > 0 and all(isinstance(p, (str, os.PathLike)) for p in image)
+    if isinstance(image, str) and any(c in image for c in "*?[") and not os.path.exists(image):
+        return True
+    return False
+
+
+def _detect_many(images, *, model, backbone, device, output_dir, parallel, resume, output_format, progress_bar,
+                 kwargs):
+    """`detect_sources` over many files with `astrofmx.utils.run_batch` (the detector is resolved once)."""
+    from ..utils import run_batch
+
+    if output_dir is None:
+        raise ValueError("detect_sources on many inputs needs output_dir=<folder> for the per-file catalogs, the "
+                         "summary and the combined catalog")
+    det = _resolve_detector(model, backbone, device)
+    if parallel is not False and parallel is not None:
+        det.to("cpu" if device is None else device)  # shipped to the workers; they run on the CPU by default
+    kwargs = dict(kwargs, model=det, device=device, progress_bar=False)
+    with warnings.catch_warnings():
+        # the model is sent to the cluster once, as one task: dask's "large graph" advice does not apply
+        warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
+        return run_batch(detect_sources, images, output_dir=output_dir, parallel=parallel, resume=resume,
+                         output_format=output_format, func_kwargs=kwargs, name="detect", progress_bar=progress_bar)

@@ -114,8 +114,6 @@ def test_bad_inputs(trained_detector, heldout_field):
         detect_sources(np.zeros((0, 0), dtype=np.float32), model=trained_detector, **QUIET)
     with pytest.raises(ValueError, match="NaN"):
         detect_sources(np.full((64, 64), np.nan, dtype=np.float32), model=trained_detector, **QUIET)
-    with pytest.raises(ValueError, match="no detector given"):
-        detect_sources(image, **QUIET)
     with pytest.raises(ValueError, match=r"train_detector\(images, boxes, backbone='msn'\)"):
         detect_sources(image, backbone="msn", **QUIET)
     with pytest.raises(ValueError, match="unknown backbone 'nope'"):

@@ -1,0 +1,79 @@
+"""embed over many files: a glob, survey mode with shards written to a folder, resume and Dask."""
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from astrofmx.backbones import embed, get_backbone
+from astrofmx.utils import BatchResult
+
+from .helpers import TINY_VIT
+
+
+@pytest.fixture(scope="module")
+def cutouts(tmp_path_factory):
+    """Five 48 x 48 FITS cutouts of different Gaussian blobs in noise."""
+    folder = tmp_path_factory.mktemp("cutouts")
+    rng = np.random.default_rng(5)
+    yy, xx = np.mgrid[:48, :48]
+    for i in range(5):
+        cx, cy, sigma = rng.uniform(15, 33), rng.uniform(15, 33), rng.uniform(2, 6)
+        data = rng.normal(0, 0.05, (48, 48)) + np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * sigma ** 2))
+        fits.PrimaryHDU(data.astype(np.float32)).writeto(folder / f"cutout{i}.fits")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def vit():
+    import torch
+
+    torch.manual_seed(0)
+    return get_backbone("msn", weights=None, **TINY_VIT)
+
+
+OPTS = dict(precision="fp32", progress_bar=False)
+
+
+def test_glob_equals_one_by_one_and_survey_mode(cutouts, vit, tmp_path):
+    files = sorted(str(p) for p in cutouts.glob("*.fits"))
+    one_by_one = np.concatenate([embed(f, backbone=vit, **OPTS) for f in files])
+    assert one_by_one.shape == (5, 64) and np.ptp(one_by_one, axis=0).max() > 0
+    from_glob = embed(str(cutouts / "cutout*.fits"), backbone=vit, batch_size=2, **OPTS)
+    np.testing.assert_allclose(from_glob, one_by_one, rtol=1e-4, atol=1e-5)
+
+    out = tmp_path / "features"
+    result = embed(str(cutouts / "*.fits"), backbone=vit, output_dir=out, shard_size=2, **OPTS)
+    assert isinstance(result, BatchResult) and result.n_done == 3 and result.ok
+    np.testing.assert_allclose(np.asarray(result.features), one_by_one, rtol=1e-4, atol=1e-5)
+    assert (out / "embed_combined.npy").is_file()
+
+    again = embed(files, backbone=vit, output_dir=out, shard_size=2, **OPTS)  # same shards: all resumed
+    assert again.n_skipped == 3 and again.n_done == 0
+    np.testing.assert_allclose(np.asarray(again.features), one_by_one, rtol=1e-4, atol=1e-5)
+
+
+def test_survey_mode_with_dask_and_a_failing_file(cutouts, vit, tmp_path):
+    from distributed import Client, LocalCluster
+
+    files = sorted(str(p) for p in cutouts.glob("*.fits"))
+    broken = tmp_path / "broken.fits"
+    broken.write_text("not FITS")
+    serial = embed(files, backbone=vit, output_dir=tmp_path / "a", shard_size=2, **OPTS)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        par = embed(files + [str(broken)], backbone=vit, output_dir=tmp_path / "b", shard_size=2, parallel=client,
+                    **OPTS)
+    # the shard holding the broken file fails; the others equal the serial run
+    assert par.summary["status"].tolist() == ["done", "done", "failed"]
+    np.testing.assert_allclose(np.asarray(par.features), np.asarray(serial.features)[:4], rtol=1e-4, atol=1e-5)
+
+
+def test_survey_mode_bad_input(cutouts, vit):
+    with pytest.raises(ValueError, match="needs output_dir"):
+        embed([str(p) for p in cutouts.glob("*.fits")], backbone=vit, parallel=2, **OPTS)
+    with pytest.raises(ValueError, match="matched no files"):
+        embed(str(cutouts / "*.nothing"), backbone=vit, **OPTS)
+    with pytest.raises(ValueError, match="shard_size"):
+        embed(str(cutouts / "*.fits"), backbone=vit, output_dir=cutouts / "x", shard_size=0, **OPTS)
+    with pytest.raises(TypeError, match="list of files"):
+        embed(np.zeros((2, 8, 8)), backbone=vit, output_dir=cutouts / "x", **OPTS)
