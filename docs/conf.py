@@ -27,4 +27,7 @@ nitpicky = False
 exclude_patterns = ["_build", "api/*.rst.txt"]
 html_theme = "alabaster"
 html_static_path = []
+# automodapi class template without scikit-learn's metadata-routing helpers
+templates_path = ["_templates"]
 suppress_warnings = ["toc.excluded"]
+
