@@ -216,24 +216,22 @@ def _parallel_arg(text):
     return value
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from exc
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def _bounded(convert, what, low, high=None):
+    """An argparse type: ``convert(text)`` within [low, high], else an error naming ``what`` was expected."""
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from exc
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {value}")
+        return value
+
+    return parse
 
 
-def _fraction(text):
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from exc
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {value}")
-    return value
+_positive_int = _bounded(int, "a positive integer", 1)
+_fraction = _bounded(float, "a number in [0, 1]", 0.0, 1.0)
 
 
 def _parser(sub, name, help, examples, description=None):
