@@ -28,28 +28,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-
-def _reset_peak_rss():
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def _peak_rss_mib():
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+from _memory import peak_rss_mib, reset_peak_rss
 
 
 def make_cutouts(folder, n, size, seed=0):
@@ -116,11 +95,11 @@ def bench_one(name, paths, *, batch_size, precision, weights, normalizer, repeat
     warm = torch.randn(min(batch_size, n), 3, spec.input_size, spec.input_size)
     with torch.inference_mode(), autocast("cpu", prec):  # warm-up (oneDNN kernels, allocator)
         backbone(warm.contiguous(memory_format=torch.channels_last) if cnn else warm)
-    reset = _reset_peak_rss()
+    reset = reset_peak_rss()
     embed_rates, raw_rates = [], []
     rate, feats = timed(run_embed)  # first: peak RSS of embed alone
     embed_rates.append(rate)
-    peak = _peak_rss_mib()
+    peak = peak_rss_mib()
     assert feats.shape == (n, spec.feature_dim)
     prep_rate, tensors = timed(premake)
     if cnn:

@@ -32,35 +32,9 @@ import tracemalloc
 from pathlib import Path
 
 import numpy as np
+from _memory import peak_rss_mib, proc_status_mib, reset_peak_rss
 
 MIB = 1024 * 1024
-
-
-def _reset_peak_rss():
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def _status(key):
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
-
-
-def _peak_rss_mib():
-    value = _status("VmHWM")
-    if np.isnan(value):
-        value = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return value
 
 
 def write_image(path, n, seed=0, rows_per_block=None):
@@ -121,18 +95,18 @@ def main(argv=None):
         size_mib = os.path.getsize(path) / MIB
         rows = []
 
-        base = _status("VmRSS")
-        exact = _reset_peak_rss()
+        base = proc_status_mib("VmRSS")
+        exact = reset_peak_rss()
         tracemalloc.start()
         t0 = time.perf_counter()
         image = load_image(path)
         t_load = time.perf_counter() - t0
         _, traced = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        rows.append(("load", t_load, _peak_rss_mib(), _status("RssAnon"), _status("RssFile"), traced / MIB, "-"))
+        rows.append(("load", t_load, peak_rss_mib(), proc_status_mib("RssAnon"), proc_status_mib("RssFile"), traced / MIB, "-"))
 
         norm = get_preset(args.preset)
-        _reset_peak_rss()
+        reset_peak_rss()
         tracemalloc.start()
         t0 = time.perf_counter()
         n_tiles = 0
@@ -145,7 +119,7 @@ def main(argv=None):
         t_tiles = time.perf_counter() - t0
         _, traced = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        rows.append(("tiles", t_tiles, _peak_rss_mib(), _status("RssAnon"), _status("RssFile"), traced / MIB,
+        rows.append(("tiles", t_tiles, peak_rss_mib(), proc_status_mib("RssAnon"), proc_status_mib("RssFile"), traced / MIB,
                      str(n_tiles)))
 
         print(f"image {n} x {n} float32, file {size_mib:.0f} MiB (written in {t_write:.1f} s); "
