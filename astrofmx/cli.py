@@ -632,9 +632,9 @@ def build_parser():
     p.add_argument("--radius", type=_quantity,
                    help="matching radius, e.g. 7.2arcmin, 10arcsec or 3pix (a number: arcsec; default: half the "
                         "beam BMAJ of the header)")
-    p.add_argument("--finders", nargs="+", default=["photutils", "sep"], choices=_FINDERS,
-                   help="finders to run (default: photutils sep); 'default' is the default detector, 'model' the "
-                        "detector of --model")
+    p.add_argument("--finders", nargs="+", default=["default", "photutils", "sep"], choices=_FINDERS,
+                   help="finders to run (default: default photutils sep); 'default' is the embedded default "
+                        "detector, 'model' the detector of --model")
     p.add_argument("--model", help="also run this saved detector (finder 'model')")
     p.add_argument("--device", help="device of the detectors")
     p.add_argument("-o", "--output", help="score table to write (.ecsv, .fits, .vot)")

@@ -263,7 +263,7 @@ def _write_output(features, ids, output, overwrite):
     logger.info("wrote %d feature vectors to %s", len(features), output)
 
 
-def embed(images, *, backbone="msn", weights="pretrained", batch_size=32, pooling="cls", device=None,
+def embed(images, *, backbone="msn", weights="pretrained", batch_size="auto", pooling="cls", device=None,
           precision="auto", normalizer=None, compile=False, cache=False, output=None, ids=None,
           progress_bar=True, overwrite=False, cache_dir=None, num_workers="auto", output_dir=None, parallel=False,
           resume=True, shard_size=256):
@@ -296,8 +296,10 @@ def embed(images, *, backbone="msn", weights="pretrained", batch_size=32, poolin
         Weights for a backbone given by name (see
         `~astrofmx.backbones.get_backbone`); ignored for a backbone instance
         (a path is then an error).
-    batch_size : int, optional
-        Images per forward pass.
+    batch_size : int or 'auto', optional
+        Images per forward pass. 'auto' (default): 32 on a CPU; on a GPU as
+        many as fit in its free memory, measured with a probe batch
+        (`astrofmx.utils.resolve_batch_size`).
     pooling : {'cls', 'mean'}, optional
         Class token or mean patch token (CNNs: global average pooling).
     device : None, str or `torch.device`, optional
@@ -387,8 +389,9 @@ def embed(images, *, backbone="msn", weights="pretrained", batch_size=32, poolin
 
     from ._vit import check_pooling
 
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if batch_size != "auto" and (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
+                                 or batch_size < 1):
+        raise ValueError(f"batch_size must be a positive integer or 'auto', got {batch_size!r}")
     check_pooling(pooling)
     images = _expand_glob(images)
     if output_dir is not None or (parallel is not False and parallel is not None):
@@ -449,6 +452,7 @@ def embed(images, *, backbone="msn", weights="pretrained", batch_size=32, poolin
                                   [_default_id(it, i) for i, it in enumerate(items)], output, overwrite)
                 return features
 
+    batch_size = _auto_batch_size(batch_size, model, dev, prec, pooling)
     workers = _resolve_workers(num_workers, items, dev)
     default_ids = [] if workers == 0 else [_default_id(it, i) for i, it in enumerate(items)]
 
@@ -506,6 +510,21 @@ def _expand_glob(images):
 
 def _embed_shard(items, **kwargs):
     return embed(items, **kwargs)
+
+
+def _auto_batch_size(batch_size, model, dev, precision, pooling):
+    """An int, or 'auto': 32 images on a CPU, as many as fit in the free memory of a GPU."""
+    import torch
+
+    from ..utils import resolve_batch_size
+
+    size = int(model.spec.input_size)
+
+    def probe(n):
+        with torch.inference_mode(), autocast(dev, precision):
+            model(torch.zeros(n, 3, size, size, device=dev), pooling=pooling)
+
+    return resolve_batch_size(batch_size, dev, probe, cpu_default=32)
 
 
 def _embed_many(images, *, backbone, weights, batch_size, pooling, device, precision, normalizer, cache_dir,

@@ -228,8 +228,10 @@ def read_reference_catalog(source, *, wcs=None, format="auto"):
                 extra["flux"] = np.asarray(u.Quantity(table[name]).value, dtype=float)
                 break
     else:
-        ra = _first(table, "ra", "RA", "RAJ2000", "ra_deg", "RA_deg", "ALPHA_J2000")
-        dec = _first(table, "dec", "DEC", "Dec", "DEJ2000", "dec_deg", "DEC_deg", "DELTA_J2000")
+        ra = _first(table, "ra", "RA", "RAJ2000", "ra_deg", "RA_deg", "ALPHA_J2000", "sky_centroid_ra",
+                    "sky_centroid.ra")
+        dec = _first(table, "dec", "DEC", "Dec", "DEJ2000", "dec_deg", "DEC_deg", "DELTA_J2000", "sky_centroid_dec",
+                     "sky_centroid.dec")
         if "sky_centroid" in table.colnames and isinstance(table["sky_centroid"], SkyCoord):
             sky = table["sky_centroid"]
         elif ra and dec:

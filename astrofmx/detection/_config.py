@@ -76,6 +76,16 @@ class DetectorConfig:
         Maximum detections per tile (radio fields are crowded).
     box_score_thresh, box_nms_thresh : float
         Score threshold and NMS IoU used inside each tile.
+    rpn_score_thresh : float
+        At inference (`~astrofmx.detection.detect_sources`), RPN proposals
+        whose objectness probability is below this are dropped before the box
+        head. Empty sky then costs almost nothing; 0 keeps every proposal.
+        Training always uses 0.
+    inference_tile_size : int or None
+        Default tile side of `~astrofmx.detection.detect_sources` (None: the
+        training ``tile_size``). Larger tiles waste less time on overlaps; the
+        detector is convolutional, and the proposal budgets scale with the
+        tile area.
     augmentations : tuple of str
         Training augmentations, any of ``"flip"``, ``"rot90"``, ``"blur"``,
         ``"contrast"`` and ``"jitter"`` (colour jitter); the paper's defaults
@@ -110,6 +120,8 @@ class DetectorConfig:
     box_detections_per_img: int = 300
     box_score_thresh: float = 0.05
     box_nms_thresh: float = 0.5
+    rpn_score_thresh: float = 0.0
+    inference_tile_size: int = None
     augmentations: tuple = ("flip", "rot90", "blur", "contrast", "jitter")
 
     def __post_init__(self):
@@ -145,6 +157,9 @@ class DetectorConfig:
         object.__setattr__(self, "aspect_ratios", ratios)
         _check_fraction("box_score_thresh", self.box_score_thresh)
         _check_fraction("box_nms_thresh", self.box_nms_thresh)
+        _check_fraction("rpn_score_thresh", self.rpn_score_thresh)
+        if self.inference_tile_size is not None:
+            _check_positive_int("inference_tile_size", self.inference_tile_size)
         known = {"flip", "rot90", "blur", "contrast", "jitter"}
         augs = (self.augmentations,) if isinstance(self.augmentations, str) else tuple(self.augmentations)
         bad = [a for a in augs if a not in known]

@@ -17,50 +17,91 @@ logger = logging.getLogger(__name__)
 
 # -- helpers shared with training ----------------------------------------------------------------------
 def _load(image):
-    """NDData (float32 data, bool mask, WCS or None) from anything load_image accepts."""
+    """NDData from anything load_image accepts; FITS files and dask arrays stay memory-mapped / lazy."""
     from ..io import load_image
 
     if isinstance(image, np.ndarray) and image.size == 0:
         raise ValueError(f"image is empty (shape {image.shape}); give a 2-D image with pixels")
-    return load_image(image)
+    img = load_image(image, memmap=True)
+    if len(img.data.shape) != 2:
+        raise ValueError(f"image must be 2-D, got shape {img.data.shape}")
+    if 0 in img.data.shape:
+        raise ValueError(f"image is empty (shape {img.data.shape}); give a 2-D image with pixels")
+    return img
 
 
-def _normalize_image(img, normalizer):
-    """Normalize a whole image once (so tiles agree with an untiled pass); masked pixels become 0.
+class _WholeImageNormalizer:
+    """Fallback for normalizers that are plain callables: normalize the whole image once, then cut windows."""
 
-    Returns the float32 normalized array and the bool array of valid pixels.
+    def __init__(self, normalizer, img):
+        data = np.asarray(img.data, dtype=np.float32)
+        bad = ~np.isfinite(data)
+        if img.mask is not None:
+            bad |= np.asarray(img.mask, dtype=bool)
+        self.norm = np.asarray(normalizer(data, mask=bad), dtype=np.float32)
+
+    def __call__(self, data, mask=None, *, origin=(0, 0)):
+        y0, x0 = origin
+        out = np.zeros(np.shape(data), dtype=np.float32)
+        part = self.norm[y0:y0 + out.shape[0], x0:x0 + out.shape[1]]
+        out[:part.shape[0], :part.shape[1]] = part
+        return out
+
+
+def _fit_normalizer(img, normalizer):
+    """A callable ``f(window, mask, origin=(y0, x0))`` normalizing any window as the whole image would be.
+
+    A `~astrofmx.preprocess.Normalizer` (every preset) fixes its statistics on
+    the image read strip by strip (`~astrofmx.preprocess.Normalizer.fit`), so
+    no full-size copy exists; other callables normalize the whole image once.
     """
-    from ..preprocess import resolve_normalizer
+    from ..preprocess import Normalizer, resolve_normalizer
 
-    data = np.asarray(img.data)
-    if data.ndim != 2:
-        raise ValueError(f"image must be 2-D, got shape {data.shape}")
-    if data.size == 0:
-        raise ValueError(f"image is empty (shape {data.shape}); give a 2-D image with pixels")
-    valid = np.isfinite(data)
-    if img.mask is not None:
-        valid &= ~np.asarray(img.mask, dtype=bool)
-    if not valid.any():
-        raise ValueError("every pixel of the image is NaN, infinite or masked; there is nothing to detect")
-    norm = resolve_normalizer(normalizer)(data, mask=~valid)
-    norm = np.asarray(norm, dtype=np.float32)
-    norm[~valid] = 0.0
-    return norm, valid
+    norm = resolve_normalizer(normalizer)
+    if isinstance(norm, Normalizer):
+        try:
+            return norm.fit(img.data, img.mask)
+        except ValueError as exc:
+            if "every pixel" in str(exc):
+                raise ValueError("every pixel of the image is NaN, infinite or masked; there is nothing to "
+                                 "detect") from None
+            raise
+    return _WholeImageNormalizer(norm, img)
 
 
-def _iter_windows(norm, valid, tile, overlap):
-    """``(y0, x0, h, w, data)`` of every tile, row by row (lazy, via `astrofmx.preprocess.iter_tiles`).
+def _iter_windows(img, normalizer, tile, overlap):
+    """``(y0, x0, h, w, data)`` of every tile, row by row, each normalized as the whole image would be.
 
-    ``data`` is None for tiles without a valid pixel; padding is 0.
+    ``data`` is None for tiles without a valid pixel; masked pixels and padding are 0. Tiles are read from
+    the (possibly memory-mapped) image one at a time, so memory is bounded by a few tiles.
     """
-    from astropy.nddata import NDData
-
     from ..preprocess import iter_tiles
 
-    ny, nx = norm.shape
-    for t in iter_tiles(NDData(norm, mask=~valid), tile_size=tile, overlap=overlap, fill_value=0.0):
+    fitted = _fit_normalizer(img, normalizer)
+    ny, nx = img.data.shape
+    for t in iter_tiles(img, tile_size=tile, overlap=overlap, fill_value=np.nan):
         h, w = min(tile, ny - t.y0), min(tile, nx - t.x0)
-        yield t.y0, t.x0, h, w, (None if t.mask.all() else t.data)
+        if t.mask.all():
+            yield t.y0, t.x0, h, w, None
+            continue
+        out = fitted(t.data, t.mask, origin=(t.y0, t.x0))
+        out[t.mask] = 0.0
+        yield t.y0, t.x0, h, w, out
+
+
+def _valid_at(img, iy, ix):
+    """True where pixels ``(iy, ix)`` are finite and not masked (reads only those pixels)."""
+    if len(iy) == 0:
+        return np.zeros(0, dtype=bool)
+    data = img.data
+    if hasattr(data, "vindex"):  # dask
+        values = np.asarray(data.vindex[iy, ix])
+    else:
+        values = np.asarray(data[iy, ix])
+    ok = np.isfinite(values)
+    if img.mask is not None:
+        ok &= ~np.asarray(img.mask[iy, ix], dtype=bool)
+    return ok
 
 
 def _n_windows(shape, tile, overlap):
@@ -139,19 +180,23 @@ def _resolve_detector(model, backbone, device):
 
 
 class _ProposalBudget:
-    """Scale the RPN proposal and detection budgets with the tile area (restored on exit).
+    """Inference settings of the RPN, restored on exit.
 
     The configured budgets are per training tile; a larger tile holds
-    proportionally more sources and must not be starved of proposals.
+    proportionally more sources and must not be starved of proposals, so the
+    budgets scale with the tile area. Proposals below the configuration's
+    ``rpn_score_thresh`` objectness are dropped.
     """
 
     def __init__(self, detector, tile_size):
         self.model = detector.model
+        self.config = detector.config
         self.factor = max(1.0, (tile_size / detector.config.tile_size) ** 2)
 
     def __enter__(self):
         rpn, roi = self.model.rpn, self.model.roi_heads
-        self.saved = (dict(rpn._pre_nms_top_n), dict(rpn._post_nms_top_n), roi.detections_per_img)
+        self.saved = (dict(rpn._pre_nms_top_n), dict(rpn._post_nms_top_n), roi.detections_per_img, rpn.score_thresh)
+        rpn.score_thresh = float(getattr(self.config, "rpn_score_thresh", 0.0))
         if self.factor > 1:
             for d in (rpn._pre_nms_top_n, rpn._post_nms_top_n):
                 for k in d:
@@ -161,8 +206,24 @@ class _ProposalBudget:
 
     def __exit__(self, *exc):
         rpn, roi = self.model.rpn, self.model.roi_heads
-        rpn._pre_nms_top_n, rpn._post_nms_top_n, roi.detections_per_img = self.saved
+        rpn._pre_nms_top_n, rpn._post_nms_top_n, roi.detections_per_img, rpn.score_thresh = self.saved
         return False
+
+
+def _resolve_batch_size(batch_size, det, dev, precision, tile_size):
+    """An int, or 'auto': 8 tiles on a CPU, as many as fit in the free memory of a GPU."""
+    import torch
+
+    from ..utils import resolve_batch_size
+
+    size = int(round(tile_size * det.config.upscale))
+
+    def probe(n):
+        with torch.inference_mode(), det.autocast(precision, dev), _ProposalBudget(det, tile_size):
+            det.model.eval()
+            det.model(list(torch.zeros(n, 3, size, size, device=dev)))
+
+    return resolve_batch_size(batch_size, dev, probe, cpu_default=8)
 
 
 def _core_mask(centres, tile_centres, own):
@@ -174,7 +235,7 @@ def _core_mask(centres, tile_centres, own):
 
 # -- public ---------------------------------------------------------------------------------------------
 def detect_sources(image, *, model=None, backbone=None, tile_size=None, overlap=None, score_threshold=0.5,
-                   nms_threshold=0.5, batch_size=8, device=None, precision="auto", progress_bar=True,
+                   nms_threshold=0.5, batch_size="auto", device=None, precision="auto", progress_bar=True,
                    output_dir=None, parallel=False, resume=True, output_format="ecsv"):
     """Detect sources in a whole image with a trained Faster R-CNN detector.
 
@@ -207,7 +268,8 @@ def detect_sources(image, *, model=None, backbone=None, tile_size=None, overlap=
         explaining how to train one; with ``model`` it must match the
         detector's backbone.
     tile_size : int, optional
-        Tile side in image pixels; default the detector's training tile size.
+        Tile side in image pixels; default the configuration's
+        ``inference_tile_size`` (else its training ``tile_size``).
     overlap : int, optional
         Overlap of neighbouring tiles in pixels; default a quarter of the
         tile. It should exceed the largest source you expect.
@@ -215,8 +277,10 @@ def detect_sources(image, *, model=None, backbone=None, tile_size=None, overlap=
         Minimum detection score kept.
     nms_threshold : float, optional
         IoU above which the lower-scored of two overlapping boxes is removed.
-    batch_size : int, optional
-        Tiles per forward pass.
+    batch_size : int or 'auto', optional
+        Tiles per forward pass. 'auto' (default): 8 on a CPU; on a GPU as
+        many as fit in its free memory, measured with a probe batch
+        (`astrofmx.utils.resolve_batch_size`).
     device : None, str or `torch.device`, optional
         None picks CUDA when available.
     precision : {'auto', 'fp32', 'bf16', 'fp16'}, optional
@@ -291,7 +355,8 @@ def detect_sources(image, *, model=None, backbone=None, tile_size=None, overlap=
     dev = resolve_device(device) if device is not None else det.device
     det.to(dev)
     precision = resolve_precision(precision, dev)
-    tile_size = cfg.tile_size if tile_size is None else tile_size
+    if tile_size is None:
+        tile_size = cfg.inference_tile_size or cfg.tile_size
     if isinstance(tile_size, bool) or not isinstance(tile_size, (int, np.integer)) or tile_size <= 0:
         raise ValueError(f"tile_size must be a positive integer, got {tile_size!r}")
     tile_size = int(tile_size)
@@ -305,13 +370,11 @@ def detect_sources(image, *, model=None, backbone=None, tile_size=None, overlap=
     for name, value in (("score_threshold", score_threshold), ("nms_threshold", nms_threshold)):
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1:
             raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    batch_size = _resolve_batch_size(batch_size, det, dev, precision, tile_size)
 
     t_start = time.perf_counter()
     img = _load(image)
-    norm, valid = _normalize_image(img, cfg.normalizer)
-    shape = norm.shape
+    shape = tuple(int(n) for n in img.data.shape)
     scale = _scale(tile_size, cfg.upscale)
     det.train(False)
 
@@ -343,7 +406,7 @@ def detect_sources(image, *, model=None, backbone=None, tile_size=None, overlap=
     bar = _progress_bar(total=_n_windows(shape, tile_size, overlap), desc="detect_sources", unit="tile",
                         enabled=progress_bar)
     with bar, _ProposalBudget(det, tile_size):
-        for y0, x0, h, w, data in _iter_windows(norm, valid, tile_size, overlap):
+        for y0, x0, h, w, data in _iter_windows(img, cfg.normalizer, tile_size, overlap):
             centre = (y0 + 0.5 * (h - 1), x0 + 0.5 * (w - 1))
             tile_cy.append(centre[0])
             tile_cx.append(centre[1])
@@ -366,7 +429,8 @@ def detect_sources(image, *, model=None, backbone=None, tile_size=None, overlap=
         ix = np.clip(np.round(cx).astype(int), 0, shape[1] - 1)
         iy = np.clip(np.round(cy).astype(int), 0, shape[0] - 1)
         inside = (cx > -0.5) & (cx < shape[1] - 0.5) & (cy > -0.5) & (cy < shape[0] - 0.5)
-        keep &= inside & valid[iy, ix]
+        keep &= inside
+        keep[keep] = _valid_at(img, iy[keep], ix[keep])
         boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
         if len(boxes):
             idx = batched_nms(torch.from_numpy(boxes), torch.from_numpy(scores.astype(np.float64)),
@@ -390,6 +454,7 @@ def detect_sources(image, *, model=None, backbone=None, tile_size=None, overlap=
         "score_threshold": float(score_threshold),
         "nms_threshold": float(nms_threshold),
         "n_tiles": n_run,
+        "batch_size": int(batch_size),
         "runtime_s": round(elapsed, 3),
     }
     logger.info("detect_sources: %d sources in %d tiles (%.1f s)", len(boxes), n_run, elapsed)

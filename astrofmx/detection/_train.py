@@ -122,13 +122,13 @@ def _read_coco(coco, images, config):
 
 
 # -- tiles --------------------------------------------------------------------------------------------
-def _cut_tiles(norm, valid, boxes, labels, tile, overlap, min_visible):
+def _cut_tiles(img, normalizer, boxes, labels, tile, overlap, min_visible):
     """Training tiles ``(tile_data, boxes in tile edge coordinates (unscaled), labels)``."""
     from ._inference import _iter_windows
 
     out = []
     areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    for y0, x0, h, w, data in _iter_windows(norm, valid, tile, overlap):
+    for y0, x0, h, w, data in _iter_windows(img, normalizer, tile, overlap):
         if data is None:
             continue
         wx0, wy0, wx1, wy1 = x0 - 0.5, y0 - 0.5, x0 + w - 0.5, y0 + h - 0.5
@@ -142,7 +142,7 @@ def _cut_tiles(norm, valid, boxes, labels, tile, overlap, min_visible):
 
 
 def _prepare(images, boxes, config, overlap, min_visible, label_column, progress_bar, what="training"):
-    from ._inference import _load, _normalize_image
+    from ._inference import _load
 
     if isinstance(boxes, (str, os.PathLike)) or (isinstance(boxes, dict) and "annotations" in boxes):
         items = _read_coco(boxes, images, config)
@@ -164,8 +164,7 @@ def _prepare(images, boxes, config, overlap, min_visible, label_column, progress
         arr, lab = _boxes_for_image(b, img, config, label_column)
         if labels is not None:
             lab = labels
-        norm, valid = _normalize_image(img, config.normalizer)
-        tiles.extend(_cut_tiles(norm, valid, arr, lab, config.tile_size, overlap, min_visible))
+        tiles.extend(_cut_tiles(img, config.normalizer, arr, lab, config.tile_size, overlap, min_visible))
     if not tiles:
         raise ValueError(f"the {what} images have no valid pixels")
     return tiles

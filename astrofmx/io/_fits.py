@@ -28,7 +28,7 @@ _BLOCK_BYTES = 1 << 22
 _RELEASE_BYTES = 1 << 26
 
 _ACCEPTED = ("a path (str or pathlib.Path) to a FITS file, an HDUList, an image HDU, "
-             "a (array, WCS or Header) tuple, an NDData/CCDData, or a 2-D numpy array")
+             "a (array, WCS or Header) tuple, an NDData/CCDData, or a 2-D numpy or dask array")
 
 # FITS BUNIT spellings that astropy's parsers do not take as they are
 _UNIT_ALIASES = {"jy": "Jy", "beam": "beam", "beams": "beam", "electrons": "electron", "electron": "electron",
@@ -311,8 +311,56 @@ def _finish(data, wcs, header, unit, mask, source_desc):
     return NDData(data, wcs=wcs, mask=mask, unit=unit, meta=meta, copy=False)
 
 
-def _from_array(data, wcs, header, unit=None, mask=None, plane=None, source_desc="(array)"):
+def _is_lazy_array(data):
+    """A memory map or a dask array (read piece by piece rather than copied)."""
+    return isinstance(data, np.memmap) or type(data).__module__.startswith("dask.")
+
+
+def _lazy(data, wcs, header, unit, mask, source_desc):
+    """NDData around ``data`` as it is (no copy, no scan): NaN pixels are found window by window later."""
+    if data.ndim != 2:
+        raise ValueError(f"image data must be 2-D after choosing a plane, got shape {data.shape}")
+    if data.dtype.kind not in "biuf":
+        raise TypeError(f"image data must be numeric, got dtype {data.dtype}")
+    if unit is None and header is not None:
+        unit = parse_bunit(header.get("BUNIT"))
+    meta = header.copy() if header is not None else fits.Header()
+    logger.debug("load_image: %s %s kept memory-mapped (%s)", source_desc, tuple(data.shape), data.dtype)
+    return NDData(data, wcs=wcs, mask=mask, unit=unit, meta=meta, copy=False)
+
+
+def _memmap_plane(path, h, index):
+    """A read-only `numpy.memmap` of the stored pixels of HDU ``h`` (plane ``index``), or None if not possible.
+
+    Possible for an uncompressed file whose pixels are stored as they are
+    (floating point, or integers without BSCALE/BZERO/BLANK).
+    """
+    header = h.header
+    if isinstance(h, fits.CompImageHDU) or getattr(h, "_file", None) is None:
+        return None
+    if getattr(h._file, "compression", None):
+        return None
+    bitpix = int(header["BITPIX"])
+    scaled = float(header.get("BSCALE", 1.0)) != 1.0 or float(header.get("BZERO", 0.0)) != 0.0
+    if scaled or (bitpix > 0 and "BLANK" in header):
+        return None
+    dtype = {8: "u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4", -64: ">f8"}[bitpix]
+    offset = h.fileinfo()["datLoc"]
+    data = np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=tuple(h.shape))
+    return data[index] if index else data
+
+
+def _from_array(data, wcs, header, unit=None, mask=None, plane=None, source_desc="(array)", memmap=False):
     """Common path for in-memory data: physical values, optional WCS/header/mask."""
+    if memmap and _is_lazy_array(data) and len(data.shape) >= 2:
+        index = _normalize_plane(plane, tuple(data.shape[:-2])) if len(data.shape) > 2 else ()
+        if len(data.shape) == 2 and plane is not None:
+            raise ValueError(f"plane={plane!r} was given, but the image is already 2-D (shape {data.shape})")
+        wcs = _quiet_wcs(wcs) if isinstance(wcs, fits.Header) else wcs
+        if mask is not None:
+            mask = mask[index] if index else mask
+        view = data[index] if index else data
+        return _lazy(view, _image_wcs(wcs, len(data.shape), tuple(view.shape)), header, unit, mask, source_desc)
     data = np.asanyarray(data)
     if isinstance(data, np.ma.MaskedArray):
         mask = np.ma.getmaskarray(data) if mask is None else (np.asarray(mask, bool) | np.ma.getmaskarray(data))
@@ -344,7 +392,7 @@ def _from_array(data, wcs, header, unit=None, mask=None, plane=None, source_desc
     return _finish(f32, wcs2d, header, unit, mask, source_desc)
 
 
-def _from_hdu(h, *, raw, fobj=None, plane=None, source_desc="", release=None):
+def _from_hdu(h, *, raw, fobj=None, plane=None, source_desc="", release=None, memmap_path=None):
     header = h.header
     shape = tuple(h.shape)
     if len(shape) < 2:
@@ -354,6 +402,13 @@ def _from_hdu(h, *, raw, fobj=None, plane=None, source_desc="", release=None):
     if len(shape) == 2 and plane is not None:
         raise ValueError(f"plane={plane!r} was given, but the image in {source_desc} is already 2-D "
                          f"(shape {shape})")
+    if memmap_path is not None:
+        view = _memmap_plane(memmap_path, h, index)
+        if view is not None:
+            return _lazy(view, _image_wcs(_quiet_wcs(header, fobj=fobj), len(shape), tuple(view.shape)), header,
+                         None, None, source_desc)
+        logger.info("load_image: %s is compressed or scaled (BSCALE/BZERO/BLANK); it cannot stay memory-mapped "
+                    "and is read into memory", source_desc)
     data = h.data
     if raw:
         bscale = float(header.get("BSCALE", 1.0))
@@ -369,7 +424,7 @@ def _from_hdu(h, *, raw, fobj=None, plane=None, source_desc="", release=None):
     return _finish(f32, wcs2d, header, None, None, source_desc)
 
 
-def _from_hdulist(hdul, hdu, plane, *, raw, source_desc, release=None):
+def _from_hdulist(hdul, hdu, plane, *, raw, source_desc, release=None, memmap_path=None):
     if hdu is None:
         cands = _image_hdu_indices(hdul)
         if not cands:
@@ -384,10 +439,11 @@ def _from_hdulist(hdul, hdu, plane, *, raw, source_desc, release=None):
         raise ValueError(f"hdu={hdu!r} is not in {source_desc}: HDUs are [{_describe_hdus(hdul)}]") from exc
     if not h.is_image or h.data is None:
         raise ValueError(f"hdu={hdu!r} of {source_desc} holds no image data: HDUs are [{_describe_hdus(hdul)}]")
-    return _from_hdu(h, raw=raw, fobj=hdul, plane=plane, source_desc=source_desc, release=release)
+    return _from_hdu(h, raw=raw, fobj=hdul, plane=plane, source_desc=source_desc, release=release,
+                     memmap_path=memmap_path)
 
 
-def load_image(source, *, hdu=None, plane=None):
+def load_image(source, *, hdu=None, plane=None, memmap=False):
     """Load an image as float32 2-D data with its celestial WCS, mask, unit and header.
 
     Parameters
@@ -407,6 +463,17 @@ def load_image(source, *, hdu=None, plane=None):
         plane to take. Degenerate axes of length 1 are dropped without it. An
         int indexes the only non-degenerate extra axis; a tuple gives one
         index per extra axis (numpy order, or one per non-degenerate axis).
+    memmap : bool, optional
+        Keep the pixels where they are instead of converting them: for a FITS
+        file, ``data`` is a read-only `numpy.memmap` of the stored pixels (any
+        byte order and type) and nothing is read until used; a `numpy.memmap`
+        or dask array given directly is kept as it is. ``mask`` is then None
+        (NaN pixels are found window by window by the tiled functions) and the
+        "all pixels NaN" check is left to them. This is how a 16k x 16k or
+        larger image is processed tile by tile in bounded memory (see
+        `~astrofmx.detect_sources`). Compressed files (``.gz``, tile-compressed
+        HDUs) and scaled integers (``BSCALE``/``BZERO``/``BLANK``) cannot stay
+        mapped and are read into memory as usual.
 
     Returns
     -------
@@ -470,7 +537,8 @@ def load_image(source, *, hdu=None, plane=None):
         with hdul, _header_notes_logged():
             if len(hdul) == 0:
                 raise OSError(f"{desc} is not a readable FITS file: it holds no HDU")
-            return _from_hdulist(hdul, hdu, plane, raw=True, source_desc=desc, release=hdul)
+            return _from_hdulist(hdul, hdu, plane, raw=True, source_desc=desc, release=None if memmap else hdul,
+                                 memmap_path=path if memmap else None)
     if isinstance(source, fits.HDUList):
         return _from_hdulist(source, hdu, plane, raw=False, source_desc="the HDUList")
     if isinstance(source, (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)):
@@ -485,13 +553,13 @@ def load_image(source, *, hdu=None, plane=None):
             meta = source.meta["header"]
         unit = source.unit
         return _from_array(source.data, source.wcs, meta, unit=unit, mask=source.mask, plane=plane,
-                           source_desc="(NDData)")
+                           source_desc="(NDData)", memmap=memmap)
     if isinstance(source, tuple):
         if len(source) != 2:
             raise TypeError(f"a tuple source must be (array, WCS or Header), got a tuple of length {len(source)}")
         data, wcs = source
         header = wcs if isinstance(wcs, fits.Header) else None
-        return _from_array(data, wcs, header, plane=plane, source_desc="(array, wcs)")
-    if isinstance(source, np.ndarray):
-        return _from_array(source, None, None, plane=plane, source_desc="(array)")
+        return _from_array(data, wcs, header, plane=plane, source_desc="(array, wcs)", memmap=memmap)
+    if isinstance(source, np.ndarray) or _is_lazy_array(source):
+        return _from_array(source, None, None, plane=plane, source_desc="(array)", memmap=memmap)
     raise TypeError(f"source must be {_ACCEPTED}; got {type(source).__name__}")

@@ -5,6 +5,7 @@ alignment uses `reproject`; cutouts use `astropy.nddata.Cutout2D`.
 """
 
 from ._align import *  # noqa: F401, F403
+from ._background import *  # noqa: F401, F403
 from ._cutouts import *  # noqa: F401, F403
 from ._model_input import *  # noqa: F401, F403
 from ._normalize import *  # noqa: F401, F403

@@ -25,6 +25,7 @@ __all__ = [
     "BackgroundEstimate",
     "estimate_background",
     "Normalizer",
+    "FittedNormalizer",
     "PerChannelNormalizer",
     "PRESETS",
     "get_preset",
@@ -78,8 +79,9 @@ class BackgroundEstimate:
     Attributes
     ----------
     background : float or `~numpy.ndarray`
-        Sigma-clipped median (global) or `~photutils.background.Background2D`
-        map (local), in data units.
+        Sigma-clipped median (global) or a map interpolated from a mesh of
+        boxes (local, `~astrofmx.preprocess.estimate_background_mesh`), in
+        data units.
     noise : float or `~numpy.ndarray`
         Robust standard deviation (MAD-based) of the background, in data units.
     method : str
@@ -107,11 +109,12 @@ def estimate_background(data, mask=None, *, sigma=3.0, maxiters=10, box_size=Non
     box_size : int or tuple of int, optional
         None (default) gives one global value from
         `~astropy.stats.sigma_clipped_stats` (median and MAD standard
-        deviation). An int or ``(ny, nx)`` uses
-        `~photutils.background.Background2D` with boxes of that size for a
-        spatially varying background, returning 2-D maps.
+        deviation). An int or ``(ny, nx)`` estimates a spatially varying
+        background on a mesh of boxes of that size
+        (`~astrofmx.preprocess.estimate_background_mesh`, as SExtractor and
+        `~photutils.background.Background2D` do) and returns 2-D maps.
     filter_size : int, optional
-        Median filter size (in boxes) for `~photutils.background.Background2D`.
+        Median filter size (in boxes) of the mesh.
 
     Returns
     -------
@@ -133,35 +136,41 @@ def estimate_background(data, mask=None, *, sigma=3.0, maxiters=10, box_size=Non
     data = np.asarray(data)
     if data.ndim != 2:
         raise ValueError(f"data must be 2-D, got shape {data.shape}")
+    bad = _bad_pixels(data, mask)
+    if bad.all():
+        raise ValueError("every pixel is NaN, infinite or masked; cannot estimate a background")
+    if box_size is None:
+        median, std = _global_stats(data[~bad], sigma, maxiters)
+        return BackgroundEstimate(median, std, "global")
+    from ._background import estimate_background_mesh
+
+    mesh = estimate_background_mesh(data, bad, box_size=box_size, filter_size=filter_size, sigma=sigma,
+                                    maxiters=maxiters)
+    background, noise = mesh.maps()
+    return BackgroundEstimate(background, noise, "local")
+
+
+def _bad_pixels(data, mask):
+    """True where ``data`` is NaN or infinite or ``mask`` (same shape) is True."""
     bad = ~np.isfinite(data)
     if mask is not None:
         mask = np.asarray(mask, dtype=bool)
         if mask.shape != data.shape:
             raise ValueError(f"mask shape {mask.shape} does not match the data shape {data.shape}")
         bad |= mask
-    if bad.all():
-        raise ValueError("every pixel is NaN, infinite or masked; cannot estimate a background")
-    if box_size is None:
-        _, median, std = sigma_clipped_stats(data, mask=bad, sigma=sigma, maxiters=maxiters, stdfunc="mad_std")
-        median, std = float(median), float(std)
-        if not np.isfinite(std) or std <= 0:
-            std = float(np.std(data[~bad]))
-            if not np.isfinite(std) or std <= 0:
-                logger.debug("the image is constant; the noise is set to 1")
-                std = 1.0
-        return BackgroundEstimate(median, std, "global")
-    from photutils.background import Background2D, MADStdBackgroundRMS, MedianBackground
+    return bad
 
-    # photutils 3.0 renamed bkgrms_estimator to bkg_rms_estimator
-    rms_kw = ("bkg_rms_estimator" if "bkg_rms_estimator" in inspect.signature(Background2D).parameters
-              else "bkgrms_estimator")
-    bkg = Background2D(data, box_size, mask=bad, filter_size=filter_size,
-                       sigma_clip=SigmaClip(sigma=sigma, maxiters=maxiters),
-                       bkg_estimator=MedianBackground(), **{rms_kw: MADStdBackgroundRMS()})
-    rms = np.asarray(bkg.background_rms, dtype=np.float32)
-    floor = np.nanmedian(rms[rms > 0]) if np.any(rms > 0) else 1.0
-    rms = np.where(rms > 0, rms, floor).astype(np.float32)
-    return BackgroundEstimate(np.asarray(bkg.background, dtype=np.float32), rms, "local")
+
+def _global_stats(values, sigma, maxiters=10):
+    """Sigma-clipped median and MAD standard deviation of 1-D valid values (noise 1 for a constant image)."""
+    _, median, std = sigma_clipped_stats(values, sigma=sigma, maxiters=maxiters, stdfunc="mad_std")
+    median, std = float(median), float(std)
+    if not np.isfinite(std) or std <= 0:
+        std = float(np.std(values))
+        if not np.isfinite(std) or std <= 0:
+            logger.debug("the image is constant; the noise is set to 1")
+            std = 1.0
+    return median, std
 
 
 _FILLS = ("zero", "background")
@@ -286,15 +295,48 @@ snr=False, threshold=None, fill='zero', per_channel=True)
         return dataclasses.replace(self, **changes)
 
     # -- the work --------------------------------------------------------------------------------
-    def _prepare(self, x, bad):
-        """Background/noise steps on one channel; returns (values, fill level before scaling)."""
-        need = self.background is not None or self.snr or self.threshold is not None or self.fill == "background"
+    @property
+    def _needs_background(self):
+        return self.background is not None or self.snr or self.threshold is not None or self.fill == "background"
+
+    def _fit_background(self, data, mask, max_samples):
+        """Background and noise of one 2-D channel: floats, a `BackgroundMesh` (local) or None (not needed)."""
+        from ._background import estimate_background_mesh, sample_pixels
+
+        if not self._needs_background:
+            return None, None
+        if self.background == "local":
+            mesh = estimate_background_mesh(data, mask, box_size=self.box_size, sigma=self.sigma)
+            return mesh, mesh
+        values = sample_pixels(data, mask, max_samples=max_samples)
+        if values.size == 0:
+            raise ValueError("every pixel is NaN, infinite or masked; nothing to normalize")
+        return _global_stats(values, self.sigma)
+
+    def _fit_values(self, data, mask, max_samples):
+        """(background, noise, prepared values of the valid (sampled) pixels) of one 2-D channel."""
+        from ._background import sample_pixels
+
+        bkg, noise = self._fit_background(data, mask, max_samples)
+        if isinstance(bkg, _mesh_type()):
+            values, y, x = sample_pixels(data, mask, max_samples=max_samples, return_coords=True)
+            b, n = bkg.at(y, x)
+        else:
+            values = sample_pixels(data, mask, max_samples=max_samples)
+            b, n = bkg, noise
+        if values.size == 0:
+            raise ValueError("every pixel is NaN, infinite or masked; nothing to normalize")
+        values, _ = self._prepare(values, np.zeros(values.shape, dtype=bool), b, n)
+        return bkg, noise, values
+
+    def _prepare(self, x, bad, bkg, noise):
+        """Background/noise steps on values ``x`` (modified in place); returns (values, fill level before scaling).
+
+        ``bkg`` and ``noise`` are floats or arrays broadcastable to ``x`` (None when not needed).
+        """
         level = 0.0
-        if not need:
+        if not self._needs_background:
             return x, level
-        est = estimate_background(x, bad, sigma=self.sigma,
-                                  box_size=self.box_size if self.background == "local" else None)
-        bkg, noise = est.background, est.noise
         if self.background is not None:
             x -= bkg
         else:
@@ -368,24 +410,68 @@ snr=False, threshold=None, fill='zero', per_channel=True)
             bad = bad | np.broadcast_to(mask, stack.shape)
         if bad.all():
             raise ValueError("every pixel is NaN, infinite or masked; nothing to normalize")
-        channels, levels = [], []
+        fits = []
         for c in range(stack.shape[0]):
-            x = np.array(stack[c], dtype=np.float32)
             if bad[c].all():
                 raise ValueError(f"channel {c} has no valid pixel (all NaN, infinite or masked)")
-            x, level = self._prepare(x, bad[c])
-            channels.append(x)
-            levels.append(level)
+            bkg, noise, values = self._fit_values(stack[c], bad[c], stack[c].size)
+            fits.append([bkg, noise, values])
+        if not self.per_channel and stack.shape[0] > 1:
+            common = self._limits(np.concatenate([f[2] for f in fits]))
         out = np.empty(stack.shape, dtype=np.float32)
-        if self.per_channel or stack.shape[0] == 1:
-            for c, x in enumerate(channels):
-                vmin, vmax = self._limits(x[~bad[c]])
-                out[c] = self._scale(x, bad[c], levels[c], vmin, vmax)
-        else:
-            vmin, vmax = self._limits(np.concatenate([x[~bad[c]] for c, x in enumerate(channels)]))
-            for c, x in enumerate(channels):
-                out[c] = self._scale(x, bad[c], levels[c], vmin, vmax)
+        for c, (bkg, noise, values) in enumerate(fits):
+            vmin, vmax = self._limits(values) if self.per_channel or stack.shape[0] == 1 else common
+            out[c] = FittedNormalizer(self, bkg, noise, vmin, vmax)(stack[c], bad[c])
         return out[0] if data.ndim == 2 else out
+
+    def fit(self, data, mask=None, *, max_samples=None):
+        """Fix the statistics (background, noise, limits) on one image, to apply them window by window.
+
+        The returned `FittedNormalizer` maps any window of the image exactly
+        as normalizing the whole image at once would (every step is
+        pixel-wise once the statistics are known), so a huge image can be
+        normalized tile by tile. The statistics are read strip by strip:
+        global ones from every pixel up to 4096 x 4096 and from a regular
+        sample of ``2**22`` pixels above that (``max_samples``), a local
+        background from a streamed mesh of boxes
+        (`~astrofmx.preprocess.estimate_background_mesh`). Memory stays
+        bounded for a `numpy.memmap` or a dask array.
+
+        Parameters
+        ----------
+        data : array-like, 2-D
+            The image (numpy array, memory map or dask array).
+        mask : array-like of bool, optional
+            True for pixels to ignore.
+        max_samples : int, optional
+            See `~astrofmx.preprocess.sample_pixels`.
+
+        Returns
+        -------
+        fitted : `FittedNormalizer`
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from astrofmx.preprocess import get_preset
+        >>> image = np.random.default_rng(3).normal(0.0, 1.0, (256, 256)).astype("float32")
+        >>> fitted = get_preset("radio").fit(image)
+        >>> tile = fitted(image[64:128, 32:96], origin=(64, 32))
+        >>> bool(np.array_equal(tile, get_preset("radio")(image)[64:128, 32:96]))
+        True
+        """
+        from ._background import _check_2d, sample_pixels
+
+        _check_2d(data, mask)
+        if isinstance(self.interval, ManualInterval) and None not in (self.interval.vmin, self.interval.vmax):
+            # fixed limits: only the background and noise are needed, not the pixel values
+            bkg, noise = self._fit_background(data, mask, max_samples)
+            if bkg is None and not np.any(sample_pixels(data, mask, max_samples=max_samples).size):
+                raise ValueError("every pixel is NaN, infinite or masked; nothing to normalize")
+            return FittedNormalizer(self, bkg, noise, float(self.interval.vmin), float(self.interval.vmax))
+        bkg, noise, values = self._fit_values(data, mask, max_samples)
+        vmin, vmax = self._limits(values)
+        return FittedNormalizer(self, bkg, noise, vmin, vmax)
 
     def to_image_normalize(self, data, mask=None):
         """An `~astropy.visualization.ImageNormalize` with this normalizer's limits, for plotting.
@@ -408,6 +494,74 @@ snr=False, threshold=None, fill='zero', per_channel=True)
         valid = np.isfinite(data) if mask is None else np.isfinite(data) & ~np.asarray(mask, bool)
         vmin, vmax = self._limits(data[valid])
         return ImageNormalize(vmin=vmin, vmax=vmax, stretch=copy.deepcopy(self.stretch), clip=True)
+
+
+def _mesh_type():
+    from ._background import BackgroundMesh
+
+    return BackgroundMesh
+
+
+@dataclasses.dataclass(frozen=True)
+class FittedNormalizer:
+    """A `Normalizer` whose statistics were fixed on one image (`Normalizer.fit`); applies to any window of it.
+
+    Attributes
+    ----------
+    normalizer : `Normalizer`
+        The settings.
+    background, noise : float, `~astrofmx.preprocess.BackgroundMesh` or None
+        The fitted background and noise (a mesh for ``background='local'``;
+        None when no step needs them).
+    vmin, vmax : float
+        The limits found by the interval.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astrofmx.preprocess import get_preset
+    >>> image = np.random.default_rng(4).normal(1.0, 0.1, (64, 64))
+    >>> fitted = get_preset("radio-snr").fit(image)
+    >>> round(fitted.background, 1), round(fitted.noise, 1)
+    (1.0, 0.1)
+    >>> fitted(image[:8, :8]).shape
+    (8, 8)
+    """
+
+    normalizer: Normalizer
+    background: object
+    noise: object
+    vmin: float
+    vmax: float
+
+    def __call__(self, data, mask=None, *, origin=(0, 0)):
+        """Normalize ``data``, the window of the fitted image whose first pixel is ``origin = (y0, x0)``.
+
+        Parameters
+        ----------
+        data : array-like, 2-D
+            The window's pixels (not modified).
+        mask : array-like of bool, optional
+            True for pixels to fill. NaN and infinite pixels always are.
+        origin : (int, int), optional
+            Position of ``data[0, 0]`` in the fitted image (used by a local
+            background).
+
+        Returns
+        -------
+        out : `~numpy.ndarray`
+            float32 in [0, 1], the shape of ``data``.
+        """
+        x = np.array(data, dtype=np.float32)
+        if x.ndim != 2:
+            raise ValueError(f"data must be a 2-D window of the fitted image, got shape {x.shape}")
+        bad = _bad_pixels(x, mask)
+        bkg, noise = self.background, self.noise
+        if isinstance(bkg, _mesh_type()):
+            y0, x0 = (int(v) for v in origin)
+            bkg, noise = bkg.window(y0, y0 + x.shape[0], x0, x0 + x.shape[1])
+        x, level = self.normalizer._prepare(x, bad, bkg, noise)
+        return self.normalizer._scale(x, bad, level, self.vmin, self.vmax)
 
 
 class PerChannelNormalizer:
@@ -456,6 +610,9 @@ def _make_presets():
         "radio": Normalizer(name="radio", background="global",
                             interval=AsymmetricPercentileInterval(0.5, 99.95), stretch=AsinhStretch(0.05),
                             fill="background"),
+        "radio-local": Normalizer(name="radio-local", background="local", box_size=48, snr=True,
+                                  interval=ManualInterval(-5.0, 1000.0), stretch=AsinhStretch(0.01),
+                                  fill="background"),
         "radio-snr": Normalizer(name="radio-snr", background="global", snr=True, threshold=3.0,
                                 interval=MinMaxInterval(), stretch=LinearStretch(), fill="zero"),
         "zscale": Normalizer(name="zscale", interval=ZScaleInterval(), stretch=LinearStretch(),
@@ -471,6 +628,10 @@ def _make_presets():
 #: - ``'radio'``: subtract the sigma-clipped median, limits at the 0.5 and 99.95 percentiles,
 #:   ``AsinhStretch(0.05)`` for the high dynamic range of radio maps, blanks filled with the
 #:   background level.
+#: - ``'radio-local'``: signal-to-noise against a local background and noise (a mesh of 48-pixel
+#:   boxes, as SExtractor and BANE do, so noise rising towards the edge of a primary-beam-corrected
+#:   map is followed), fixed limits of -5 and 1000 sigma with ``AsinhStretch(0.01)``: the noise
+#:   looks the same in every image whatever its units, depth or brightest source.
 #: - ``'radio-snr'``: subtract the background, divide by the robust (MAD) noise, set every
 #:   pixel below 3 sigma to 0 (as Radio Galaxy Zoo and MiraBest), linear min-max, blanks 0.
 #: - ``'zscale'``: IRAF zscale limits, linear (display-like).
@@ -485,7 +646,7 @@ def list_presets():
     --------
     >>> from astrofmx.preprocess import list_presets
     >>> list_presets()
-    ['minmax', 'optical', 'radio', 'radio-snr', 'zscale']
+    ['minmax', 'optical', 'radio', 'radio-local', 'radio-snr', 'zscale']
     """
     return sorted(PRESETS)
 

@@ -247,8 +247,13 @@ def tile_to_image(coords, *, x0, y0, scale=1.0, convention="center"):
 def _coerce_image(image):
     """(data, mask or None, wcs or None) for tiling."""
     if isinstance(image, NDData):
-        mask = None if image.mask is None else np.asarray(image.mask, dtype=bool)
-        return np.asarray(image.data), mask, image.wcs
+        from ..io._fits import _is_lazy_array
+
+        mask = image.mask
+        if mask is not None and not _is_lazy_array(mask):
+            mask = np.asarray(mask, dtype=bool)
+        data = image.data if _is_lazy_array(image.data) else np.asarray(image.data)  # memmaps/dask stay lazy
+        return data, mask, image.wcs
     if isinstance(image, np.ndarray):
         if image.ndim not in (2, 3):
             raise ValueError(f"image must be 2-D (H, W) or 3-D (C, H, W), got shape {image.shape}")
@@ -319,8 +324,8 @@ def iter_tiles(image, *, tile_size, overlap=0, edge="shift", fill_value=np.nan, 
             sl = (slice(y0, y1), slice(x0, x1))
             view = np.asarray(data[(...,) + sl], dtype=np.float32)
             if mask is not None:
-                mview = mask[(...,) + sl] if mask.ndim == data.ndim else np.broadcast_to(
-                    mask[sl], view.shape)
+                mview = np.asarray(mask[(...,) + sl] if mask.ndim == data.ndim else np.broadcast_to(
+                    mask[sl], view.shape), dtype=bool)
                 mview = mview | ~np.isfinite(view) if view.dtype.kind == "f" else mview
             else:
                 mview = ~np.isfinite(view)

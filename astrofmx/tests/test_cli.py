@@ -140,6 +140,11 @@ def test_simulate_writes_field_and_truth(tmp_path, capsys):
     assert field.data.shape == (64, 80) and len(field.truth) == 9
     assert len(QTable.read(truth)) == 9
     np.testing.assert_allclose(field.rms.to_value("uJy/beam"), 30, rtol=1e-3)
+    # the truth table inside the simulated FITS file is a valid reference for compare (default finders)
+    scores = tmp_path / "scores.ecsv"
+    assert main(["-q", "compare", str(out), "--reference", str(out), "--radius", "3pix", "-o", str(scores)]) == 0
+    table = QTable.read(scores)
+    assert table["finder"].tolist() == ["default", "photutils", "sep"] and all(table["n_reference"] == 9)
     assert main(["-q", "simulate", str(out)]) == 2
     assert "already exists" in _one_line_error(capsys, "simulate")
     assert main(["-q", "simulate", str(tmp_path / "x.png")]) == 2

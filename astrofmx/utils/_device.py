@@ -3,8 +3,10 @@
 import contextlib
 import functools
 import logging
+import numbers
 
-__all__ = ["resolve_device", "cpu_supports_bf16", "resolve_precision", "autocast"]
+__all__ = ["resolve_device", "cpu_supports_bf16", "resolve_precision", "autocast", "fit_batch_size",
+           "resolve_batch_size"]
 
 logger = logging.getLogger(__name__)
 
@@ -118,3 +120,100 @@ def autocast(device, precision="auto"):
         return contextlib.nullcontext()
     dtype = torch.bfloat16 if precision == "bf16" else torch.float16
     return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def fit_batch_size(per_item_bytes, free_bytes, *, fraction=0.7, maximum=512):
+    """Largest power-of-two batch whose activations fit in ``fraction`` of the free device memory.
+
+    Parameters
+    ----------
+    per_item_bytes : int
+        Device memory one item of a batch needs (measured, see
+        `resolve_batch_size`).
+    free_bytes : int
+        Free device memory.
+    fraction : float, optional
+        Share of the free memory a batch may use (leaves room for the
+        allocator's fragmentation and other processes).
+    maximum : int, optional
+        Upper bound (larger batches rarely run faster).
+
+    Returns
+    -------
+    batch_size : int
+        At least 1.
+
+    Examples
+    --------
+    >>> from astrofmx.utils import fit_batch_size
+    >>> fit_batch_size(per_item_bytes=300 * 2**20, free_bytes=80 * 2**30)  # 300 MiB per image, 80 GiB free
+    128
+    """
+    if not per_item_bytes > 0:
+        raise ValueError(f"per_item_bytes must be positive, got {per_item_bytes!r}")
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction!r}")
+    n = int(fraction * max(free_bytes, 0) // per_item_bytes)
+    if n < 1:
+        return 1
+    return int(min(maximum, 2 ** (n.bit_length() - 1)))
+
+
+def resolve_batch_size(batch_size, device, probe, *, cpu_default, probe_items=2, maximum=512):
+    """Turn ``batch_size`` (an int, or 'auto') into a number of items per forward pass.
+
+    'auto' gives ``cpu_default`` on a CPU. On a CUDA device it runs
+    ``probe(probe_items)`` (a forward pass on a batch of that many items),
+    measures the peak memory it allocated per item and returns
+    `fit_batch_size` of the free memory, so that batches fill the GPU
+    without running out of memory.
+
+    Parameters
+    ----------
+    batch_size : int or 'auto'
+    device : `torch.device`
+    probe : callable
+        ``probe(n)`` runs the model on ``n`` items on ``device``.
+    cpu_default : int
+        The 'auto' batch size on a CPU.
+    probe_items : int, optional
+        Items in the probe batch.
+    maximum : int, optional
+        Largest batch returned for 'auto'.
+
+    Returns
+    -------
+    batch_size : int
+
+    Examples
+    --------
+    >>> import torch
+    >>> from astrofmx.utils import resolve_batch_size
+    >>> resolve_batch_size("auto", torch.device("cpu"), probe=None, cpu_default=8)
+    8
+    >>> resolve_batch_size(32, torch.device("cpu"), probe=None, cpu_default=8)
+    32
+    """
+    import torch
+
+    if isinstance(batch_size, str):
+        if batch_size != "auto":
+            raise ValueError(f"batch_size must be a positive integer or 'auto', got {batch_size!r}")
+    elif isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer or 'auto', got {batch_size!r}")
+    else:
+        return int(batch_size)
+    device = torch.device(device)
+    if device.type != "cuda":
+        return int(cpu_default)
+    torch.cuda.synchronize(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    before = torch.cuda.memory_allocated(device)
+    probe(probe_items)
+    torch.cuda.synchronize(device)
+    per_item = max(1, (torch.cuda.max_memory_allocated(device) - before) // probe_items)
+    free, _ = torch.cuda.mem_get_info(device)
+    n = fit_batch_size(per_item, free, maximum=maximum)
+    logger.info("batch_size='auto': %.1f MiB per item, %.1f GiB free on %s -> %d", per_item / 2**20,
+                free / 2**30, device, n)
+    return n

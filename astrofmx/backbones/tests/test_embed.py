@@ -130,7 +130,7 @@ def test_embed_cache(tmp_path, vit):
 
 
 def test_embed_bad_input(vit):
-    with pytest.raises(ValueError, match="batch_size must be a positive integer, got 0"):
+    with pytest.raises(ValueError, match="batch_size must be a positive integer or 'auto', got 0"):
         embed(images(1), backbone=vit, batch_size=0)
     with pytest.raises(ValueError, match="pooling must be one of"):
         embed(images(1), backbone=vit, pooling="max")

@@ -371,3 +371,44 @@ def test_page_release_and_extname(tmp_path, rng, monkeypatch):
     np.testing.assert_array_equal(image.data, expected.data)
     np.testing.assert_array_equal(image.mask, expected.mask)
     assert image.mask[7, 9] and image.mask.sum() == 1
+
+
+def test_memmap_keeps_the_pixels_on_disk(tmp_path, rng, caplog):
+    import logging
+
+    import dask.array as da
+
+    data = rng.normal(size=(3, 40, 50)).astype(np.float32)
+    w = WCS(naxis=3)
+    w.wcs.ctype = ["RA---SIN", "DEC--SIN", "FREQ"]
+    w.wcs.crval = [150.0, 2.0, 1.4e9]
+    w.wcs.cdelt = [-1 / 3600, 1 / 3600, 1e6]
+    header = w.to_header()
+    header["BUNIT"] = "Jy/beam"
+    path = tmp_path / "cube.fits"
+    fits.PrimaryHDU(data, header=header).writeto(path)
+    eager, lazy = load_image(path, plane=1), load_image(path, plane=1, memmap=True)
+    assert isinstance(lazy.data, np.memmap) and lazy.data.dtype == np.dtype(">f4") and lazy.mask is None
+    np.testing.assert_array_equal(np.asarray(lazy.data, dtype=np.float32), eager.data)
+    np.testing.assert_array_equal(lazy.data, data[1])
+    assert lazy.unit == eager.unit and lazy.wcs.wcs.ctype[0] == "RA---SIN" and lazy.wcs.naxis == 2
+    # scaled integers and compressed files cannot stay mapped: read into memory as usual, with a note
+    scaled = tmp_path / "scaled.fits"
+    hdu = fits.PrimaryHDU((data[0] * 100).astype(np.int16))
+    hdu.header["BSCALE"], hdu.header["BZERO"] = 0.01, 0.0
+    hdu.writeto(scaled)
+    gz = tmp_path / "plain.fits.gz"
+    fits.PrimaryHDU(data[0]).writeto(gz)
+    for p in (scaled, gz):
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="astrofmx.io._fits"):
+            img = load_image(p, memmap=True)
+        assert type(img.data) is np.ndarray and img.data.dtype == np.float32 and img.mask is not None
+        assert "cannot stay memory-mapped" in caplog.text
+    # arrays that are already lazy are kept as they are
+    lazy_dask = load_image((da.from_array(data[2], chunks=16), w.celestial), memmap=True)
+    assert isinstance(lazy_dask.data, da.Array)
+    np.testing.assert_array_equal(lazy_dask.data.compute(), data[2])
+    assert type(load_image(da.from_array(data[2]), memmap=False).data) is np.ndarray
+    with pytest.raises(ValueError, match="needs plane="):
+        load_image(path, memmap=True)

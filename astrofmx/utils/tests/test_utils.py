@@ -91,3 +91,43 @@ def test_check_overwrite_and_atomic_write(tmp_path):
     with atomic_write(target, overwrite=True) as tmp:
         np.save(tmp, np.arange(3)) if tmp.suffix == ".npy" else tmp.write_text("second")
     assert target.read_text() == "second"
+
+
+def test_batch_size_fitted_to_device_memory():
+    import torch
+
+    from astrofmx.utils import fit_batch_size, resolve_batch_size
+
+    mib, gib = 2**20, 2**30
+    # ViT-B at 224 px in bf16 needs ~100 MiB per image of activations: an H200 with 130 GiB free is capped
+    assert fit_batch_size(100 * mib, 130 * gib) == 512
+    assert fit_batch_size(100 * mib, 10 * gib) == 64  # 0.7 * 10 GiB / 100 MiB = 71 -> 64
+    assert fit_batch_size(100 * mib, 10 * gib, fraction=0.3) == 16
+    assert fit_batch_size(5 * gib, 1 * gib) == 1  # never 0
+    calls = []
+    assert resolve_batch_size("auto", torch.device("cpu"), calls.append, cpu_default=8) == 8
+    assert resolve_batch_size(3, torch.device("cpu"), calls.append, cpu_default=8) == 3
+    assert calls == []  # no probe on a CPU
+    for bad in (0, -2, 1.5, True, "big"):
+        with pytest.raises(ValueError, match=r"batch_size must be a positive integer or 'auto', got"):
+            resolve_batch_size(bad, torch.device("cpu"), None, cpu_default=8)
+    with pytest.raises(ValueError, match="per_item_bytes must be positive, got 0"):
+        fit_batch_size(0, gib)
+
+
+@pytest.mark.gpu
+def test_auto_batch_size_probes_the_gpu():
+    import torch
+
+    from astrofmx.utils import resolve_batch_size
+
+    dev = torch.device("cuda")
+    layer = torch.nn.Conv2d(3, 64, 3, padding=1).to(dev)
+
+    def probe(n):
+        with torch.inference_mode():
+            layer(torch.zeros(n, 3, 512, 512, device=dev))
+
+    n = resolve_batch_size("auto", dev, probe, cpu_default=8)
+    free, _ = torch.cuda.mem_get_info(dev)
+    assert 1 <= n <= 512 and n * 64 * 512 * 512 * 4 <= free
