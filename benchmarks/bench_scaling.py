@@ -105,14 +105,14 @@ def raw_forward_ratio(path, threads):
     import torch
 
     from astrofmx.detection import detect_sources, get_default_detector
-    from astrofmx.detection._inference import _iter_windows, _load, _ProposalBudget, _to_model
+    from astrofmx.detection._inference import _fit_normalizer, _iter_windows, _load, _ProposalBudget, _to_model
 
     torch.set_num_threads(threads)
     det = get_default_detector()
     cfg = det.config
     tile = cfg.inference_tile_size or cfg.tile_size
     img = _load(path)
-    tiles = [d for *_, d in _iter_windows(img, cfg.normalizer, tile, tile // 4) if d is not None]
+    tiles = [d for *_, d in _iter_windows(img, _fit_normalizer(img, cfg.normalizer), tile, tile // 4) if d is not None]
     batches = [_to_model(tiles[i:i + 8], tile, cfg.upscale) for i in range(0, len(tiles), 8)]
     det.train(False)
     t0 = time.perf_counter()

@@ -471,7 +471,7 @@ def _load_mirabest_npz(path, split):
 
 
 def _load_mirabest_fits(files, include_hybrid, confident_only):
-    images, labels, parsed, names, wcs_ok = [], [], [], [], []
+    images, labels, parsed, names = [], [], [], []
     skipped = 0
     for fpath in files:
         info = _parse_mirabest_name(fpath.name)

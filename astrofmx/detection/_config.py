@@ -81,6 +81,10 @@ class DetectorConfig:
         whose objectness probability is below this are dropped before the box
         head. Empty sky then costs almost nothing; 0 keeps every proposal.
         Training always uses 0.
+    min_snr : float or None
+        Default of ``detect_sources(min_snr=)``: detections whose peak
+        signal-to-noise ratio (brightest pixel in the box over the local
+        noise) is below it are dropped. None keeps every detection.
     inference_tile_size : int or None
         Default tile side of `~astrofmx.detection.detect_sources` (None: the
         training ``tile_size``). Larger tiles waste less time on overlaps; the
@@ -121,6 +125,7 @@ class DetectorConfig:
     box_score_thresh: float = 0.05
     box_nms_thresh: float = 0.5
     rpn_score_thresh: float = 0.0
+    min_snr: float = None
     inference_tile_size: int = None
     augmentations: tuple = ("flip", "rot90", "blur", "contrast", "jitter")
 
@@ -158,6 +163,9 @@ class DetectorConfig:
         _check_fraction("box_score_thresh", self.box_score_thresh)
         _check_fraction("box_nms_thresh", self.box_nms_thresh)
         _check_fraction("rpn_score_thresh", self.rpn_score_thresh)
+        if self.min_snr is not None and (isinstance(self.min_snr, bool) or not isinstance(self.min_snr, (int, float))
+                                         or not self.min_snr >= 0):
+            raise ValueError(f"min_snr must be a non-negative number of sigma or None, got {self.min_snr!r}")
         if self.inference_tile_size is not None:
             _check_positive_int("inference_tile_size", self.inference_tile_size)
         known = {"flip", "rot90", "blur", "contrast", "jitter"}

@@ -124,11 +124,11 @@ def _read_coco(coco, images, config):
 # -- tiles --------------------------------------------------------------------------------------------
 def _cut_tiles(img, normalizer, boxes, labels, tile, overlap, min_visible):
     """Training tiles ``(tile_data, boxes in tile edge coordinates (unscaled), labels)``."""
-    from ._inference import _iter_windows
+    from ._inference import _fit_normalizer, _iter_windows
 
     out = []
     areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    for y0, x0, h, w, data in _iter_windows(img, normalizer, tile, overlap):
+    for y0, x0, h, w, data in _iter_windows(img, _fit_normalizer(img, normalizer), tile, overlap):
         if data is None:
             continue
         wx0, wy0, wx1, wy1 = x0 - 0.5, y0 - 0.5, x0 + w - 0.5, y0 + h - 0.5
@@ -396,7 +396,6 @@ def train_detector(images, boxes=None, *, config=None, detector=None, val_images
         tiles = [tiles[i] for i in order[n_val:]]
     n_batches = math.ceil(len(tiles) / batch_size)
     steps = n_batches if steps_per_epoch is None else steps_per_epoch
-    total_steps = steps * epochs
     warmup = max(1, steps // 10) if warmup_steps is None else int(warmup_steps)
     logger.info("training %s detector (%s) on %d tiles (%d validation), %d steps x %d epochs", config.backbone,
                 config.mode, len(tiles), len(val_tiles or ()), steps, epochs)

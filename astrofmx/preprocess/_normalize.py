@@ -15,7 +15,7 @@ import logging
 import types
 
 import numpy as np
-from astropy.stats import SigmaClip, sigma_clipped_stats
+from astropy.stats import sigma_clipped_stats
 from astropy.visualization import (AsinhStretch, AsymmetricPercentileInterval, BaseInterval, BaseStretch,
                                    LinearStretch, ManualInterval, MinMaxInterval, ZScaleInterval)
 

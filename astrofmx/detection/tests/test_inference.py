@@ -30,7 +30,8 @@ def tiled(trained_detector, heldout_field):
 
 
 def test_catalog_columns_meta_and_truth(tiled, trained_detector, heldout_field):
-    assert tiled.colnames == list(SOURCE_COLUMNS)
+    assert tiled.colnames == list(SOURCE_COLUMNS) + ["peak", "peak_snr"]
+    assert tiled["peak"].unit == heldout_field.truth["peak_flux"].unit
     assert np.all(np.diff(tiled["score"]) <= 0)  # sorted by decreasing score
     assert set(tiled["label"]) == {"source"}
     for key in ("model", "backbone", "weights", "preprocessing", "date", "version", "finder"):
@@ -105,7 +106,7 @@ def test_no_detection_gives_an_empty_catalog_with_every_column(trained_detector,
     flat[0, 0] = 1.0
     with pytest.warns(NoDetectionsWarning, match="no sources were found"):
         cat = detect_sources((flat, heldout_field.wcs), model=trained_detector, score_threshold=1.0, **QUIET)
-    assert len(cat) == 0 and cat.colnames == list(SOURCE_COLUMNS)
+    assert len(cat) == 0 and cat.colnames == list(SOURCE_COLUMNS) + ["peak", "peak_snr"]
 
 
 def test_bad_inputs(trained_detector, heldout_field):
@@ -126,6 +127,8 @@ def test_bad_inputs(trained_detector, heldout_field):
         detect_sources(image, model=trained_detector, tile_size=64, overlap=64, **QUIET)
     with pytest.raises(ValueError, match="score_threshold must be a number"):
         detect_sources(image, model=trained_detector, score_threshold=2, **QUIET)
+    with pytest.raises(ValueError, match="min_snr must be a non-negative number of sigma or None, got -1"):
+        detect_sources(image, model=trained_detector, min_snr=-1, **QUIET)
 
 
 def test_tiles_smaller_than_a_patch():
@@ -162,3 +165,45 @@ def test_ds9_round_trip_with_a_wcs(tiled, heldout_field, tmp_path):
     sep = SkyCoord([r.center for r in regs]).separation(tiled["sky_centroid"])
     assert np.all(sep < 0.01 * u.arcsec)
     assert f"text={{{tiled['score'][0]:.2f}}}" in (tmp_path / "sky.reg").read_text()  # labelled with the score
+
+
+def test_peak_snr_measures_the_sources_and_min_snr_cuts_the_catalog(untiled, trained_detector, heldout_field):
+    """peak_snr is the brightest pixel over the local noise: it follows the truth S/N of matched sources."""
+    truth = heldout_field.truth
+    m = crossmatch(untiled, truth, 2 * u.pix)
+    measured = np.asarray(untiled["peak_snr"])[np.asarray(m["idx_catalog"])]
+    expected = np.asarray(truth["snr"])[np.asarray(m["idx_reference"])]
+    compact = np.asarray(truth["morphology"])[np.asarray(m["idx_reference"])] == "compact"
+    assert compact.sum() >= 5
+    ratio = measured[compact] / expected[compact]
+    assert np.median(ratio) == pytest.approx(1.0, abs=0.2), ratio
+    assert np.corrcoef(np.log(measured[compact]), np.log(expected[compact]))[0, 1] > 0.9
+    image = heldout_field.to_nddata()
+    cut = detect_sources(image, model=trained_detector, tile_size=160, score_threshold=0.3, min_snr=30, **QUIET)
+    assert 0 < len(cut) < len(untiled) and np.all(cut["peak_snr"] >= 30)
+    assert cut.meta["min_snr"] == 30
+    assert len(cut) == int(np.sum(untiled["peak_snr"] >= 30))
+
+
+def test_boxes_sharing_a_peak_are_one_source(rng):
+    """A round and an elongated box on one source (IoU < 0.5, so NMS keeps both) are merged; neighbours stay."""
+    import torch
+    from torchvision.ops import box_iou
+
+    from astrofmx.detection._inference import _measure_peaks, _same_source
+    from astrofmx.preprocess import get_preset
+
+    yy, xx = np.mgrid[:64, :64]
+    data = rng.normal(0.0, 1.0, (64, 64)).astype(np.float32)
+    for x, y in ((20.0, 20.0), (40.0, 44.0)):
+        data += 200.0 * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * 1.7**2))
+    boxes = np.array([[15.5, 15.5, 24.5, 24.5],    # source 1, round
+                      [17.5, 13.5, 22.5, 26.5],    # source 1 again, elongated: IoU with the first ~0.5
+                      [35.5, 39.5, 44.5, 48.5],    # source 2
+                      [2.5, 50.5, 8.5, 56.5]])     # empty sky
+    assert box_iou(torch.tensor(boxes[:1]), torch.tensor(boxes[1:2])).item() < 0.5
+    image = NDData(data)
+    peaks, snr, py, px = _measure_peaks(image, boxes, get_preset("radio").fit(data))
+    assert (py[0], px[0]) == (py[1], px[1]) == (20, 20) and (py[2], px[2]) == (44, 40)
+    assert snr[0] > 100 and snr[3] < 5
+    assert _same_source(boxes, py, px).tolist() == [True, False, True, True]
