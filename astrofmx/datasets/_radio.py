@@ -241,7 +241,7 @@ class SimulatedRadioField:
 
     @property
     def rms(self):
-        """Target noise rms as a `~astropy.units.Quantity` in Jy/beam."""
+        """Target noise rms as a `~astropy.units.Quantity` in Jy/beam (at the primary beam centre, if any)."""
         return self.header["SIMRMS"] * u.Jy / u.beam
 
     @property
@@ -354,7 +354,8 @@ def simulate_radio_field(shape=(512, 512), *, seed=None, pixel_scale=1.5 * u.arc
                          beam_pa=0.0 * u.deg, rms=20.0 * u.uJy / u.beam, n_sources=None, source_density=None,
                          flux_min_snr=3.0, flux_max_snr=1e4, powerlaw_index=2.5, extended_fraction=0.15,
                          double_fraction=0.05, artefacts=None, artefact_amplitude=0.02, artefact_min_snr=100.0,
-                         wcs_center=(150.0, 2.2), projection="SIN", box_nsigma=3.0, return_truth=True):
+                         wcs_center=(150.0, 2.2), projection="SIN", box_nsigma=3.0, primary_beam_fwhm=None,
+                         primary_beam_center=None, pb_cutoff=None, return_truth=True):
     """Simulate a MeerKAT/FIRST-like radio continuum image with a truth catalog.
 
     Sources are placed uniformly at random. Their integrated flux densities
@@ -369,7 +370,13 @@ def simulate_radio_field(shape=(512, 512), *, seed=None, pixel_scale=1.5 * u.arc
       time) a faint compact core and (30% of the time) a faint bridge.
 
     Noise is white noise convolved with the beam and rescaled to ``rms``, so
-    it is correlated on the beam scale as in an interferometric image.
+    it is correlated on the beam scale as in an interferometric image. With
+    ``primary_beam_fwhm`` the image is primary-beam corrected, as
+    MeerKAT/ASKAP/VLA images usually are: the noise (and only the noise;
+    sources keep their true flux densities) is divided by a Gaussian primary
+    beam response ``PB(r) = exp(-4 ln 2 r**2 / primary_beam_fwhm**2)``, so it
+    rises from ``rms`` at the pointing centre toward the edges, and pixels
+    where ``PB < pb_cutoff`` are blanked (NaN).
     Optionally, rings or radial stripes (``artefacts``) are added around the
     brightest sources. Each source is rendered on a local stamp, so the cost
     grows with the number of sources, not with their product with the image
@@ -407,8 +414,9 @@ def simulate_radio_field(shape=(512, 512), *, seed=None, pixel_scale=1.5 * u.arc
     extended_fraction, double_fraction : float, optional
         Fractions of resolved and double-lobed sources (each in [0, 1], sum <= 1).
     artefacts : {None, 'rings', 'stripes'}, optional
-        Imaging artefacts around every source with ``snr >= artefact_min_snr``
-        (or around the brightest source if none is that bright).
+        Imaging artefacts around every source with ``peak_flux >=
+        artefact_min_snr * rms`` (or around the brightest source if none is
+        that bright).
     artefact_amplitude : float, optional
         Artefact amplitude as a fraction of the source peak.
     artefact_min_snr : float, optional
@@ -420,6 +428,18 @@ def simulate_radio_field(shape=(512, 512), *, seed=None, pixel_scale=1.5 * u.arc
     box_nsigma : float, optional
         Half-size of each truth box in Gaussian sigma of its (beam-convolved)
         components; the default 3 covers 99.7% of each component's extent.
+    primary_beam_fwhm : `~astropy.units.Quantity`, float or None, optional
+        FWHM of the Gaussian primary beam (float: arcsec) that the noise is
+        divided by; None (the default) gives uniform noise. ``rms`` is then
+        the noise at the pointing centre.
+    primary_beam_center : (x, y), `~astropy.coordinates.SkyCoord` or None, optional
+        Pointing centre: 0-based pixel coordinates or a sky position (through
+        the WCS). None: the image centre.
+    pb_cutoff : float or None, optional
+        Blank (NaN) the pixels where the primary beam response is below this
+        value (in (0, 1); e.g. 0.2), as imaging pipelines do. Sources centred
+        in the blanked area are left out of the truth catalog. Needs
+        ``primary_beam_fwhm``.
     return_truth : bool, optional
         Build the truth catalog (``False`` leaves ``truth`` as None).
 
@@ -436,16 +456,22 @@ def simulate_radio_field(shape=(512, 512), *, seed=None, pixel_scale=1.5 * u.arc
         doubles the end-to-end extent), ``pa`` (degrees east of north),
         ``theta`` (degrees counter-clockwise from +x, the pixel-frame angle),
         ``morphology`` (one of `RADIO_MORPHOLOGIES`), ``n_components``,
-        ``snr`` (``peak_flux / rms``), ``has_artefact`` and the box
-        ``bbox_xmin``, ``bbox_ymin``, ``bbox_xmax``, ``bbox_ymax`` in pixel
-        coordinates (pixel edges at half-integers), clipped to the image.
+        ``snr`` (``peak_flux`` over the local noise, ``rms / PB`` at the
+        source centre; ``peak_flux / rms`` without a primary beam),
+        ``has_artefact`` and the box ``bbox_xmin``, ``bbox_ymin``,
+        ``bbox_xmax``, ``bbox_ymax`` in pixel coordinates (pixel edges at
+        half-integers), clipped to the image. With ``primary_beam_fwhm`` a
+        column ``primary_beam`` holds the response PB at each source centre.
+        The header records the primary beam in ``SIMPBFW`` (arcsec),
+        ``SIMPBX``, ``SIMPBY`` (0-based pixels) and ``SIMPBCUT``.
 
     Raises
     ------
     ValueError
         For a shape that is not 2-D, non-positive rms/beam/pixel scale,
         fractions outside [0, 1], both ``n_sources`` and ``source_density``,
-        an unknown ``artefacts`` or ``projection``.
+        an unknown ``artefacts`` or ``projection``, a ``pb_cutoff`` outside
+        (0, 1) or without ``primary_beam_fwhm``.
 
     See Also
     --------
@@ -461,6 +487,17 @@ def simulate_radio_field(shape=(512, 512), *, seed=None, pixel_scale=1.5 * u.arc
     ('JY/BEAM', 'RA---SIN')
     >>> len(field.truth)
     10
+
+    A primary-beam-corrected field: the noise grows toward the edges, which
+    are blanked where the primary beam response drops below 0.3:
+
+    >>> import numpy as np
+    >>> import astropy.units as u
+    >>> pbc = simulate_radio_field((256, 256), seed=0, n_sources=0, primary_beam_fwhm=300 * u.arcsec,
+    ...                            pb_cutoff=0.3)
+    >>> centre, edge = np.nanstd(pbc.data[118:138, 118:138]), np.nanstd(pbc.data[:, :20])
+    >>> bool(edge > 2 * centre), bool(np.isnan(pbc.data[0, 0])), pbc.header["SIMPBCUT"]
+    (True, True, 0.3)
     """
     shape = _check_shape(shape)
     ny, nx = shape
@@ -497,6 +534,19 @@ def simulate_radio_field(shape=(512, 512), *, seed=None, pixel_scale=1.5 * u.arc
     if projection not in ("SIN", "TAN"):
         raise ValueError(f"projection must be 'SIN' or 'TAN', got {projection!r}")
     ra0, dec0 = _check_center(wcs_center)
+    if primary_beam_fwhm is not None:
+        pb_fwhm = _positive("primary_beam_fwhm", primary_beam_fwhm, u.arcsec, "angle")
+    elif pb_cutoff is not None or primary_beam_center is not None:
+        raise ValueError("pb_cutoff and primary_beam_center need primary_beam_fwhm (the primary beam FWHM, "
+                         f"e.g. 1 * u.deg), got pb_cutoff={pb_cutoff!r}, "
+                         f"primary_beam_center={primary_beam_center!r}")
+    if pb_cutoff is not None:
+        pb_cutoff = _fraction("pb_cutoff", pb_cutoff)
+        if not 0.0 < pb_cutoff < 1.0:
+            raise ValueError(f"pb_cutoff must be in (0, 1) or None, got {pb_cutoff!r}")
+    header = _make_header(shape, ra0, dec0, pix_arcsec, bmaj, bmin, bpa, projection)
+    if primary_beam_fwhm is not None:
+        pb_x, pb_y = _check_pb_center(primary_beam_center, header, nx, ny)
 
     area_deg2 = (nx * pix_arcsec / 3600.0) * (ny * pix_arcsec / 3600.0)
     if n_sources is not None and source_density is not None:
@@ -590,9 +640,16 @@ def simulate_radio_field(shape=(512, 512), *, seed=None, pixel_scale=1.5 * u.arc
                              beam_mean_px, rng_artefacts)
         has_artefact[bright] = True
 
-    image += _correlated_noise(shape, beam_cov, rms_jy, rng_noise)
+    noise = _correlated_noise(shape, beam_cov, rms_jy, rng_noise)
+    pb_src = None
+    if primary_beam_fwhm is not None:
+        pb_map = _primary_beam(shape, pb_x, pb_y, pb_fwhm / pix_arcsec)
+        noise /= pb_map
+        pb_src = _primary_beam(None, pb_x, pb_y, pb_fwhm / pix_arcsec, xs, ys)
+    image += noise
+    if pb_cutoff is not None:
+        image[pb_map < pb_cutoff] = np.nan
 
-    header = _make_header(shape, ra0, dec0, pix_arcsec, bmaj, bmin, bpa, projection)
     params = {
         "SIMSEED": (recorded_seed, "random seed (-1: a Generator was given)"),
         "SIMRMS": (rms_jy, "[Jy/beam] target noise rms"),
@@ -605,6 +662,11 @@ def simulate_radio_field(shape=(512, 512), *, seed=None, pixel_scale=1.5 * u.arc
         "SIMARTEF": (str(artefacts), "artefacts around bright sources"),
         "SIMBOXNS": (box_nsigma, "truth box half-size in component sigma"),
     }
+    if primary_beam_fwhm is not None:  # only then, so that uniform-noise headers stay as they were
+        params["SIMPBFW"] = (pb_fwhm, "[arcsec] primary beam FWHM (noise divided by PB)")
+        params["SIMPBX"] = (pb_x, "[pix] primary beam centre x (0-based)")
+        params["SIMPBY"] = (pb_y, "[pix] primary beam centre y (0-based)")
+        params["SIMPBCUT"] = (pb_cutoff if pb_cutoff is not None else 0.0, "blanked where PB < SIMPBCUT")
     for key, (value, comment) in params.items():
         header[key] = (value, comment)
     meta = get_meta()
@@ -612,7 +674,9 @@ def simulate_radio_field(shape=(512, 512), *, seed=None, pixel_scale=1.5 * u.arc
 
     truth = None
     if return_truth:
-        truth = _make_truth(truth_rows, has_artefact, header, rms_jy, meta, params)
+        truth = _make_truth(truth_rows, has_artefact, header, rms_jy, meta, params, pb_src)
+        if pb_cutoff is not None:
+            truth = truth[np.asarray(truth["primary_beam"]) >= pb_cutoff]
     logger.debug("simulated %d sources in a %dx%d field", n, ny, nx)
     return SimulatedRadioField(data=image, header=header, truth=truth)
 
@@ -673,7 +737,41 @@ def _make_header(shape, ra0, dec0, pix_arcsec, bmaj, bmin, bpa, projection):
     return header
 
 
-def _make_truth(rows, has_artefact, header, rms_jy, meta, params):
+def _check_pb_center(center, header, nx, ny):
+    """Pointing centre in 0-based pixels: the image centre, an (x, y) pair or a SkyCoord through the WCS."""
+    if center is None:
+        return (nx - 1) / 2.0, (ny - 1) / 2.0
+    if isinstance(center, SkyCoord):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=fits.verify.VerifyWarning)
+            x, y = WCS(header).world_to_pixel(center)
+        x, y = float(x), float(y)
+        if not (np.isfinite(x) and np.isfinite(y)):
+            raise ValueError(f"primary_beam_center {center!r} does not project onto the image plane")
+        return x, y
+    try:
+        x, y = (float(v) for v in center)
+    except (TypeError, ValueError) as exc:
+        raise TypeError("primary_beam_center must be None, a SkyCoord or an (x, y) pair of pixel coordinates, "
+                        f"got {center!r}") from exc
+    if not (np.isfinite(x) and np.isfinite(y)):
+        raise ValueError(f"primary_beam_center must be finite, got {center!r}")
+    return x, y
+
+
+def _primary_beam(shape, x0, y0, fwhm_px, x=None, y=None):
+    """Gaussian primary beam response on the pixel grid of ``shape`` (float32) or at points ``x, y``."""
+    if shape is not None:
+        ny, nx = shape
+        dx2 = ((np.arange(nx, dtype=np.float64) - x0) ** 2)[None, :]
+        dy2 = ((np.arange(ny, dtype=np.float64) - y0) ** 2)[:, None]
+        pb = np.exp(-4.0 * math.log(2.0) * (dx2 + dy2) / fwhm_px ** 2)
+        # far outside the beam the response underflows: keep the noise finite (huge) rather than inf
+        return np.maximum(pb, 1e-30).astype(np.float32)
+    return np.exp(-4.0 * math.log(2.0) * ((np.asarray(x) - x0) ** 2 + (np.asarray(y) - y0) ** 2) / fwhm_px ** 2)
+
+
+def _make_truth(rows, has_artefact, header, rms_jy, meta, params, pb_src=None):
     names = ("x", "y", "flux", "peak", "major", "minor", "theta", "morph", "ncomp",
              "xmin", "ymin", "xmax", "ymax")
     n = len(rows)
@@ -698,8 +796,10 @@ def _make_truth(rows, has_artefact, header, rms_jy, meta, params):
     table["theta"] = theta * u.deg
     table["morphology"] = np.asarray(cols["morph"], dtype="U8")
     table["n_components"] = np.asarray(cols["ncomp"], dtype=np.int64)
-    table["snr"] = peak / rms_jy
+    table["snr"] = peak / rms_jy if pb_src is None else peak * np.asarray(pb_src, dtype=float) / rms_jy
     table["has_artefact"] = has_artefact
+    if pb_src is not None:
+        table["primary_beam"] = np.asarray(pb_src, dtype=float)
     for name in ("xmin", "ymin", "xmax", "ymax"):
         table[f"bbox_{name}"] = np.asarray(cols[name], dtype=float)
     table.meta.update(meta)

@@ -284,3 +284,111 @@ def test_elliptical_beam_position_angle_convention():
     theta = np.degrees(0.5 * np.arctan2(2 * cxy, cxx - cyy)) % 180
     assert theta == pytest.approx(120.0, abs=3)
     assert row["theta"].to_value(u.deg) == pytest.approx(120.0)
+
+
+# ----------------------------------------------------------------------------------------------
+# primary-beam-corrected noise
+# ----------------------------------------------------------------------------------------------
+
+def _pb(shape, fwhm_px, x0=None, y0=None):
+    ny, nx = shape
+    x0 = (nx - 1) / 2 if x0 is None else x0
+    y0 = (ny - 1) / 2 if y0 is None else y0
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    return np.exp(-4 * np.log(2) * ((xx - x0) ** 2 + (yy - y0) ** 2) / fwhm_px ** 2), np.hypot(xx - x0, yy - y0)
+
+
+def test_primary_beam_noise_rises_as_one_over_pb():
+    shape, fwhm_px, rms = (512, 512), 400.0, 30e-6
+    f = simulate_radio_field(shape, seed=31, n_sources=0, rms=rms * u.Jy / u.beam,
+                             primary_beam_fwhm=fwhm_px * 1.5 * u.arcsec)
+    pb, r = _pb(shape, fwhm_px)
+    assert np.isfinite(f.data).all()
+    for lo, hi in ((0, 50), (120, 150), (200, 240)):
+        ring = (r >= lo) & (r < hi)
+        expected = rms * np.sqrt(np.mean(1 / pb[ring] ** 2))
+        assert f.data[ring].std() == pytest.approx(expected, rel=0.08), (lo, hi)
+    inner, outer = f.data[r < 50].std(), f.data[(r >= 200) & (r < 240)].std()
+    assert outer / inner > 1.8  # PB ~ 0.4 at r = 220 px
+    # multiplying by the primary beam gives back uniform noise of the given rms
+    assert (f.data * pb).std() == pytest.approx(rms, rel=0.05)
+    assert f.header["SIMPBFW"] == pytest.approx(600.0) and f.header["SIMPBCUT"] == 0.0
+    assert f.header["SIMPBX"] == pytest.approx(255.5) and f.header["SIMPBY"] == pytest.approx(255.5)
+
+
+def test_primary_beam_changes_only_the_noise_and_snr_uses_local_noise():
+    kwargs = dict(seed=32, n_sources=60, flux_min_snr=5, double_fraction=0.1, rms=20 * u.uJy / u.beam)
+    shape, fwhm_px = (256, 320), 200.0
+    plain = simulate_radio_field(shape, **kwargs)
+    noise_only = simulate_radio_field(shape, **{**kwargs, "n_sources": 0})
+    pbc = simulate_radio_field(shape, primary_beam_fwhm=fwhm_px * 1.5 * u.arcsec, **kwargs)
+    pb, _ = _pb(shape, fwhm_px)
+    # same sources (true fluxes), noise divided by PB
+    np.testing.assert_array_equal(pbc.truth["flux"], plain.truth["flux"])
+    np.testing.assert_array_equal(pbc.truth["peak_flux"], plain.truth["peak_flux"])
+    np.testing.assert_allclose(pbc.data - plain.data, noise_only.data * (1 / pb - 1), atol=2e-7)
+    # snr is peak over the local noise rms / PB at the source
+    t = pbc.truth
+    pb_src = np.exp(-4 * np.log(2) * ((t["x_centroid"] - 159.5) ** 2 + (t["y_centroid"] - 127.5) ** 2)
+                    / fwhm_px ** 2)
+    np.testing.assert_allclose(t["primary_beam"], pb_src, rtol=1e-9)
+    np.testing.assert_allclose(t["snr"], t["peak_flux"].to_value(u.Jy / u.beam) * pb_src / 20e-6, rtol=1e-9)
+    assert np.all(t["snr"] < plain.truth["snr"]) and "primary_beam" not in plain.truth.colnames
+    # a primary beam much wider than the field changes nothing noticeable
+    wide = simulate_radio_field(shape, primary_beam_fwhm=1e6 * u.arcsec, **kwargs)
+    np.testing.assert_allclose(wide.data, plain.data, atol=1e-9)
+    # no primary beam: header without SIMPB* keywords, as before the option existed
+    assert not any(k.startswith("SIMPB") for k in plain.header)
+
+
+def test_primary_beam_cutoff_blanks_edges_and_drops_blanked_sources(tmp_path):
+    shape, fwhm_px, cut = (300, 300), 260.0, 0.3
+    kwargs = dict(seed=33, n_sources=400)
+    plain = simulate_radio_field(shape, **kwargs)
+    f = simulate_radio_field(shape, primary_beam_fwhm=fwhm_px * 1.5 * u.arcsec, pb_cutoff=cut, **kwargs)
+    pb, _ = _pb(shape, fwhm_px)
+    np.testing.assert_array_equal(np.isnan(f.data), pb < cut)
+    assert 0.05 < np.isnan(f.data).mean() < 0.5
+    inside = pb[np.clip(np.round(plain.truth["y_centroid"]).astype(int), 0, 299),
+                np.clip(np.round(plain.truth["x_centroid"]).astype(int), 0, 299)] >= cut
+    assert 0 < len(f.truth) < len(plain.truth)
+    assert abs(len(f.truth) - inside.sum()) <= 5  # rounding to pixel centres at the cut edge
+    assert np.all(f.truth["primary_beam"] >= cut)
+    assert set(f.truth["id"]) <= set(plain.truth["id"])
+    assert f.header["SIMPBCUT"] == cut and f.header["SIMNSRC"] == 400
+    path = tmp_path / "pbc.fits"
+    f.write(path)
+    back = read_simulated_field(path)
+    np.testing.assert_array_equal(np.isnan(back.data), np.isnan(f.data))
+    np.testing.assert_allclose(back.truth["primary_beam"], f.truth["primary_beam"])
+
+
+def test_primary_beam_centre_as_pixels_or_sky():
+    shape, kwargs = (128, 160), dict(seed=34, n_sources=5, primary_beam_fwhm=90 * u.arcsec)
+    a = simulate_radio_field(shape, primary_beam_center=(40, 90), **kwargs)
+    sky = a.wcs.pixel_to_world(40, 90)
+    b = simulate_radio_field(shape, primary_beam_center=sky, **kwargs)
+    np.testing.assert_allclose(b.data, a.data, rtol=1e-5, atol=1e-9)
+    assert b.header["SIMPBX"] == pytest.approx(40, abs=1e-6) and b.header["SIMPBY"] == pytest.approx(90, abs=1e-6)
+    pb, _ = _pb(shape, 60.0, 40, 90)
+    np.testing.assert_allclose(a.truth["primary_beam"],
+                               np.exp(-4 * np.log(2) * ((a.truth["x_centroid"] - 40) ** 2
+                                                        + (a.truth["y_centroid"] - 90) ** 2) / 60.0 ** 2))
+    # the noise is lowest around the pointing centre
+    near, far = a.data[80:100, 30:50], a.data[0:20, 140:160]
+    assert far.std() > 5 * near.std()
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(pb_cutoff=0.2), ValueError, "need primary_beam_fwhm"),
+    (dict(primary_beam_center=(3, 4)), ValueError, "need primary_beam_fwhm"),
+    (dict(primary_beam_fwhm=60, pb_cutoff=1.5), ValueError, r"pb_cutoff must be in \[0, 1\]"),
+    (dict(primary_beam_fwhm=60, pb_cutoff=0), ValueError, r"pb_cutoff must be in \(0, 1\)"),
+    (dict(primary_beam_fwhm=-60), ValueError, "primary_beam_fwhm must be positive"),
+    (dict(primary_beam_fwhm=1 * u.Jy), ValueError, "primary_beam_fwhm must have units"),
+    (dict(primary_beam_fwhm=60, primary_beam_center="centre"), TypeError, "primary_beam_center must be"),
+    (dict(primary_beam_fwhm=60, primary_beam_center=(np.nan, 3)), ValueError, "must be finite"),
+])
+def test_bad_primary_beam_inputs(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        simulate_radio_field((32, 32), n_sources=1, **kwargs)
