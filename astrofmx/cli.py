@@ -395,7 +395,7 @@ def _cmd_simulate(args):
         raise ValueError(f"the output must be a FITS file (.fits), got {args.output!r}")
     _check_outputs([args.output, args.truth], args.overwrite)
     kwargs = {}
-    for name in ("rms", "beam_fwhm", "pixel_scale", "n_sources", "artefacts"):
+    for name in ("rms", "beam_fwhm", "pixel_scale", "n_sources", "artefacts", "primary_beam_fwhm", "pb_cutoff"):
         value = getattr(args, name)
         if value is not None:
             kwargs[name] = value
@@ -656,6 +656,9 @@ def build_parser():
     p.add_argument("--pixel-scale", type=_quantity, help="pixel size, e.g. 1.5arcsec (a number: arcsec)")
     p.add_argument("--n-sources", type=int, help="exact number of sources")
     p.add_argument("--artefacts", choices=("rings", "stripes"), help="imaging artefacts around bright sources")
+    p.add_argument("--primary-beam-fwhm", type=_quantity,
+                   help="primary-beam-corrected noise: FWHM of the primary beam, e.g. 1deg (a number: arcsec)")
+    p.add_argument("--pb-cutoff", type=float, help="blank (NaN) where the primary beam response is below this")
     p.add_argument("--truth", help="also write the truth catalog (.ecsv, .fits, .vot)")
     _add_output_flags(p)
     p.set_defaults(func=_cmd_simulate)

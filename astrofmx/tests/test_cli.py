@@ -147,6 +147,13 @@ def test_simulate_writes_field_and_truth(tmp_path, capsys):
     assert table["finder"].tolist() == ["default", "photutils", "sep"] and all(table["n_reference"] == 9)
     assert main(["-q", "simulate", str(out)]) == 2
     assert "already exists" in _one_line_error(capsys, "simulate")
+    pbc = tmp_path / "pb.fits"
+    assert main(["-q", "simulate", str(pbc), "--shape", "64", "64", "--n-sources", "3", "--primary-beam-fwhm",
+                 "90arcsec", "--pb-cutoff", "0.3"]) == 0
+    field = read_simulated_field(pbc)
+    assert np.isnan(field.data[0, 0]) and np.isfinite(field.data[32, 32]) and field.header["SIMPBCUT"] == 0.3
+    assert main(["-q", "simulate", str(tmp_path / "bad.fits"), "--pb-cutoff", "0.3"]) == 2
+    assert "primary_beam_fwhm" in _one_line_error(capsys, "simulate")
     assert main(["-q", "simulate", str(tmp_path / "x.png")]) == 2
     assert "FITS" in _one_line_error(capsys, "simulate")
 
