@@ -4,11 +4,17 @@ The detector shipped in ``astrofmx/data/models/default/`` was made with this
 script. It trains a compact Faster R-CNN (a one-block-per-stage, half-width
 ResNet-18 from timm with a 64-channel feature pyramid) from scratch on
 simulated radio continuum fields (`astrofmx.datasets.simulate_radio_field`)
-drawn with random seeds over a range of noise levels, beam sizes (3-5
+drawn with random seeds over a range of noise levels, beam sizes (2.5-6
 pixels FWHM), source densities, morphology mixes, with and without imaging
-artefacts, and with blanked (NaN) regions like the edges of real mosaics.
-Sources with a peak signal-to-noise ratio of at least ``--min-snr`` are the
-training targets. The best epoch by validation mAP@50 (on fields with other
+artefacts. About 40% of the fields are primary-beam corrected (the noise
+rises toward the edges as 1 / PB, PB FWHM 0.6-1.5 times the field size, and
+half of those are blanked (NaN) where PB < 0.2-0.4, as in real
+MeerKAT/ASKAP/VLA maps); a third of the others have NaN outside a circle
+like the edges of real mosaics. Images are normalized with the
+``"radio-local"`` preset (signal-to-noise against a local background and
+noise mesh), so a rising noise looks the same as a flat one. Sources with a
+peak signal-to-noise ratio (against the local noise) of at least
+``--min-snr`` are the training targets. The best epoch by validation mAP@50 (on fields with other
 seeds) is kept; the weights are stored in fp16 and the training command, the
 data settings and the final metrics are written to ``metadata.json`` beside
 the model.
@@ -34,12 +40,17 @@ import numpy as np
 DEFAULT_CONFIG = dict(
     backbone="timm:resnet18",
     backbone_kwargs={"layers": [1, 1, 1, 1], "channels": [32, 64, 128, 256]},
-    weights=None, mode="scratch", tile_size=128, upscale=1.0, normalizer="radio",
+    weights=None, mode="scratch", tile_size=128, upscale=1.0, normalizer="radio-local",
     pyramid_channels=64, representation_size=256, anchor_sizes=(6, 12, 24, 48, 96),
     rpn_pre_nms_top_n=600, rpn_post_nms_top_n=300, rpn_batch_size_per_image=256,
     box_batch_size_per_image=256, box_detections_per_img=300, box_score_thresh=0.05,
     box_nms_thresh=0.5, augmentations=("flip", "rot90", "contrast", "jitter"),
+    rpn_score_thresh=0.05, inference_tile_size=256, min_snr=5.0,
 )
+
+
+#: Settings used only by detect_sources; a second stage (--init) takes them from DEFAULT_CONFIG.
+INFERENCE_ONLY = ("rpn_score_thresh", "inference_tile_size", "min_snr")
 
 
 def random_field(seed, size):
@@ -50,7 +61,7 @@ def random_field(seed, size):
 
     rng = np.random.default_rng(seed)
     pix = 1.5
-    beam_px = rng.uniform(3.0, 5.0)
+    beam_px = rng.uniform(2.5, 6.0)
     ell = rng.uniform(1.0, 1.4) if rng.random() < 0.4 else 1.0
     density = float(np.exp(rng.uniform(np.log(1500), np.log(15000))))
     settings = dict(
@@ -62,8 +73,15 @@ def random_field(seed, size):
         double_fraction=round(float(rng.uniform(0.0, 0.12)), 3),
         artefacts=[None, None, "rings", "stripes"][int(rng.integers(4))],
         artefact_amplitude=round(float(rng.uniform(0.01, 0.05)), 4),
-        blank=bool(rng.random() < 0.35),
     )
+    # primary-beam-corrected noise in ~40% of the fields (NaN below a PB cut in half of those);
+    # NaN outside a circle in a third of the others
+    use_pb = bool(rng.random() < 0.4)
+    settings["pb_fwhm_px"] = round(float(rng.uniform(0.6, 1.5) * size), 1) if use_pb else None
+    settings["pb_center"] = [round(float(c), 1) for c in (size - 1) / 2 + rng.uniform(-0.15, 0.15, 2) * size] \
+        if use_pb else None
+    settings["pb_cutoff"] = round(float(rng.uniform(0.2, 0.4)), 3) if use_pb and rng.random() < 0.5 else None
+    settings["blank"] = bool(not use_pb and rng.random() < 0.35)
     field = simulate_radio_field(
         (size, size), seed=int(seed), pixel_scale=pix * u.arcsec,
         beam_fwhm=(settings["beam_fwhm_px"][0] * pix * u.arcsec, settings["beam_fwhm_px"][1] * pix * u.arcsec),
@@ -71,7 +89,9 @@ def random_field(seed, size):
         source_density=settings["source_density"], flux_max_snr=settings["flux_max_snr"],
         powerlaw_index=settings["powerlaw_index"], extended_fraction=settings["extended_fraction"],
         double_fraction=settings["double_fraction"], artefacts=settings["artefacts"],
-        artefact_amplitude=settings["artefact_amplitude"])
+        artefact_amplitude=settings["artefact_amplitude"],
+        primary_beam_fwhm=None if not use_pb else settings["pb_fwhm_px"] * pix * u.arcsec,
+        primary_beam_center=settings["pb_center"], pb_cutoff=settings["pb_cutoff"])
     data = np.array(field.data, dtype=np.float32)
     truth = field.truth
     if settings["blank"]:  # NaN outside a circle (as in a SIN-projected single-dish or mosaic image)
@@ -123,13 +143,17 @@ def main(argv=None):
     p.add_argument("--checkpoint-dir", default=None, help="checkpoints (default: <out>-ckpt)")
     p.add_argument("--train-seeds", type=int, nargs=2, default=(1000, 1120), metavar=("FIRST", "STOP"),
                    help="simulation seeds range(FIRST, STOP) of the training fields")
-    p.add_argument("--val-seeds", type=int, nargs=2, default=(5000, 5004), metavar=("FIRST", "STOP"))
+    p.add_argument("--val-seeds", type=int, nargs=2, default=(5000, 5008), metavar=("FIRST", "STOP"),
+                   help="seeds of the validation fields (keep them apart from the training seeds)")
     p.add_argument("--field-size", type=int, default=384)
     p.add_argument("--min-snr", type=float, default=5.0, help="peak S/N of the training targets")
     p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--steps-per-epoch", type=int, default=40)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--init", default=None, metavar="DIR",
+                   help="start from this saved detector instead of random weights (a second stage at a lower "
+                        "--lr settles the weights of a first run)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--resume", action="store_true")
@@ -146,6 +170,8 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.quick:
         args.train_seeds, args.val_seeds, args.epochs, args.steps_per_epoch = (1000, 1010), (5000, 5002), 3, 20
+    if set(range(*args.train_seeds)) & set(range(*args.val_seeds)):
+        p.error(f"--train-seeds {args.train_seeds} and --val-seeds {args.val_seeds} overlap; keep them apart")
     config = DetectorConfig(**DEFAULT_CONFIG)
     t0 = time.time()
     tr_img, tr_box, tr_set = make_fields(range(*args.train_seeds), args.field_size, args.min_snr)
@@ -160,11 +186,17 @@ def main(argv=None):
         if state is not None:
             det.history = json.loads(state["history"])
     else:
-        det = train_detector(tr_img, tr_box, config=config, val_images=va_img, val_boxes=va_box,
+        init = load_detector(args.init) if args.init else None
+        if init is not None:
+            config = init.config
+        det = train_detector(tr_img, tr_box, config=None if init is not None else config, detector=init,
+                             val_images=va_img, val_boxes=va_box,
                              epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
                              learning_rate=args.lr, seed=args.seed, checkpoint_dir=ckpt, resume=args.resume,
                              precision="fp32", progress_bar=False)
     train_time = time.time() - t0
+    # inference-only settings (they change nothing in training) follow DEFAULT_CONFIG, also after --init
+    det.config = config = dataclasses.replace(det.config, **{k: DEFAULT_CONFIG[k] for k in INFERENCE_ONLY})
     metrics = evaluate_detector(det, va_img, va_box, radius=None, progress_bar=False)
     metrics = {k: (float(v.value) if hasattr(v, "unit") else v) for k, v in metrics.items()}
     metadata = {
@@ -178,10 +210,13 @@ def main(argv=None):
         "data": {"simulator": "astrofmx.datasets.simulate_radio_field", "field_size": args.field_size,
                  "train_seeds": list(args.train_seeds), "val_seeds": list(args.val_seeds),
                  "targets": f"sources with peak S/N >= {args.min_snr}",
-                 "ranges": "beam FWHM 3-5 px (40% elliptical up to 1.4:1), rms 5e-6 - 1e-3 Jy/beam, "
+                 "ranges": "beam FWHM 2.5-6 px (40% elliptical up to 1.4:1), rms 5e-6 - 1e-3 Jy/beam, "
                            "1500-15000 sources/deg2 (1.5 arcsec pixels), max S/N 200-20000, extended 0-30%, "
-                           "doubles 0-12%, artefacts none/rings/stripes, 35% with NaN outside a circle",
-                 "train_settings": tr_set},
+                           "doubles 0-12%, artefacts none/rings/stripes; 40% primary-beam corrected (noise / PB, "
+                           "PB FWHM 0.6-1.5 x field size, centre within 15% of the field centre, half of them "
+                           "NaN where PB < 0.2-0.4), 35% of the others NaN outside a circle; targets S/N "
+                           "against the local noise",
+                 "train_settings": tr_set, "val_settings": va_set},
         "val_metrics": metrics,
         "history": det.history,
         "train_time_s": round(train_time, 1),
