@@ -21,6 +21,10 @@ def pytest_configure(config):
     from astrofmx import __version__
 
     TESTED_VERSIONS["astrofmx"] = __version__
+    # trained detectors register themselves in the cache: keep the tests' out of the user's cache
+    import tempfile
+
+    os.environ["ASTROFMX_CACHE"] = tempfile.mkdtemp(prefix="astrofmx-test-cache-")
     # tests are sized for 2 CPU cores; keep torch from oversubscribing them
     try:
         import torch
@@ -79,3 +83,25 @@ def bundled_radio_image():
     from astrofmx.datasets import get_bundled_path
 
     return get_bundled_path("1904-66_SIN.fits")
+
+
+@pytest.fixture
+def http_server(tmp_path):
+    """A local HTTP server (no internet needed) serving the files of a folder."""
+    import functools
+    import http.server
+    import threading
+
+    root = tmp_path / "served"
+    root.mkdir()
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()

@@ -5,7 +5,8 @@ images (`train_detector`, boxes from catalogs with `catalog_to_boxes`),
 evaluate it (`mean_average_precision`, `evaluate_detector`), save and reload it
 (`save_detector`, `load_detector`) and run it over whole FITS images
 (`detect_sources`), which returns a source catalog in the convention of
-`astrofmx.io.make_source_catalog`.
+`astrofmx.io.make_source_catalog`. Trained detectors are found by backbone
+name (`register_detector`, `list_detectors`, `find_detector`).
 """
 
 from ._config import *  # noqa: F401, F403
@@ -16,3 +17,4 @@ from ._io import *  # noqa: F401, F403
 from ._labels import *  # noqa: F401, F403
 from ._model import *  # noqa: F401, F403
 from ._train import *  # noqa: F401, F403
+from ._zoo import *  # noqa: F401, F403

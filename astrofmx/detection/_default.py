@@ -59,7 +59,7 @@ def get_default_detector(*, device=None):
     >>> from astrofmx.detection import get_default_detector
     >>> det = get_default_detector()
     >>> det.config.normalizer, det.config.tile_size
-    ('radio', 128)
+    ('radio-local', 128)
     """
     with _LOCK:
         det = _load_default()

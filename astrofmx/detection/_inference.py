@@ -14,6 +14,9 @@ __all__ = ["detect_sources"]
 
 logger = logging.getLogger(__name__)
 
+#: Rows of a memory-mapped image read between two releases of its pages (point reads after the tiles).
+_BAND_ROWS = 256
+
 
 # -- helpers shared with training ----------------------------------------------------------------------
 def _load(image):
@@ -78,8 +81,14 @@ def _iter_windows(img, fitted, tile, overlap):
     """
     from ..preprocess import iter_tiles
 
+    from ..io._fits import release_mapped_pages
+
     ny, nx = img.data.shape
+    row = 0
     for t in iter_tiles(img, tile_size=tile, overlap=overlap, fill_value=np.nan):
+        if t.y0 != row:  # a new row of tiles: the pages read for the previous rows can go
+            release_mapped_pages(img.data)
+            row = t.y0
         h, w = min(tile, ny - t.y0), min(tile, nx - t.x0)
         if t.mask.all():
             yield t.y0, t.x0, h, w, None
@@ -106,8 +115,15 @@ def _measure_peaks(img, boxes, fitted):
     mesh = getattr(fitted, "background", None)
     if not isinstance(mesh, BackgroundMesh):
         mesh = estimate_background_mesh(img.data, img.mask, box_size=48)
+    from ..io._fits import release_mapped_pages
+
     ny, nx = img.data.shape
-    for i, (x0, y0, x1, y1) in enumerate(boxes):
+    band = 0
+    for i in np.argsort(boxes[:, 1], kind="stable"):  # top to bottom: a memory map is read band by band
+        x0, y0, x1, y1 = boxes[i]
+        if y0 > band + _BAND_ROWS:  # drop the pages of the rows above (read again if needed)
+            release_mapped_pages(img.data)
+            band = y0
         # pixels whose centres lie inside the box (at least the centre pixel)
         cx, cy = 0.5 * (x0 + x1), 0.5 * (y0 + y1)
         ix0, ix1 = min(math.ceil(x0), int(round(cx))), max(math.floor(x1), int(round(cx))) + 1
@@ -121,6 +137,7 @@ def _measure_peaks(img, boxes, fitted):
         k = int(np.nanargmax(win))
         peaks[i] = win.flat[k]
         py[i], px[i] = iy0 + k // win.shape[1], ix0 + k % win.shape[1]
+    release_mapped_pages(img.data)
     ok = np.isfinite(peaks)
     bkg, noise = mesh.at(py[ok], px[ok])
     snr[ok] = (peaks[ok] - bkg) / noise
@@ -153,17 +170,28 @@ def _same_source(boxes, py, px):
 
 
 def _valid_at(img, iy, ix):
-    """True where pixels ``(iy, ix)`` are finite and not masked (reads only those pixels)."""
+    """True where pixels ``(iy, ix)`` are finite and not masked (reads only those pixels, band by band)."""
+    from ..io._fits import release_mapped_pages
+
+    iy, ix = np.asarray(iy, dtype=int), np.asarray(ix, dtype=int)
+    ok = np.zeros(len(iy), dtype=bool)
     if len(iy) == 0:
-        return np.zeros(0, dtype=bool)
+        return ok
     data = img.data
-    if hasattr(data, "vindex"):  # dask
-        values = np.asarray(data.vindex[iy, ix])
-    else:
-        values = np.asarray(data[iy, ix])
-    ok = np.isfinite(values)
-    if img.mask is not None:
-        ok &= ~np.asarray(img.mask[iy, ix], dtype=bool)
+    order = np.argsort(iy, kind="stable")
+    for start in range(0, int(iy.max()) + 1, _BAND_ROWS):
+        sel = order[(iy[order] >= start) & (iy[order] < start + _BAND_ROWS)]
+        if len(sel) == 0:
+            continue
+        if hasattr(data, "vindex"):  # dask
+            values = np.asarray(data.vindex[iy[sel], ix[sel]])
+        else:
+            values = np.asarray(data[iy[sel], ix[sel]])
+        good = np.isfinite(values)
+        if img.mask is not None:
+            good &= ~np.asarray(img.mask[iy[sel], ix[sel]], dtype=bool)
+        ok[sel] = good
+        release_mapped_pages(data)
     return ok
 
 
@@ -228,9 +256,15 @@ def _resolve_detector(model, backbone, device):
             raise TypeError(f"backbone must be a registry name (str), got {backbone!r}")
         if backbone not in list_backbones() and not backbone.startswith("timm:"):
             raise ValueError(f"unknown backbone {backbone!r}; choose one of {list_backbones()} or 'timm:<name>'")
+        from ._zoo import find_detector
+
+        folder = find_detector(backbone)
+        if folder is not None:
+            return load_detector(folder, device=device)
         raise ValueError(f"no trained detector is available for backbone {backbone!r}: train one with "
-                         f"astrofmx.train_detector(images, boxes, backbone={backbone!r}), save it with "
-                         "detector.save('my_detector') and pass model='my_detector'")
+                         f"astrofmx.train_detector(images, boxes, backbone={backbone!r}) (it is then used here), "
+                         f"or register a published one with astrofmx.detection.register_detector({backbone!r}, "
+                         "url=..., sha256=...) or path=...; or pass model=<saved detector folder>")
     if isinstance(model, (str, os.PathLike)):
         model = load_detector(model, device=device)
     if not isinstance(model, FasterRCNNDetector):
@@ -326,10 +360,11 @@ def detect_sources(image, *, model=None, backbone=None, tile_size=None, overlap=
         neither ``model`` nor ``backbone``: the embedded default detector
         (`get_default_detector`).
     backbone : str, optional
-        Registry name of a backbone. Trained detectors per backbone (a model
-        zoo) are not available yet, so ``backbone`` alone raises an error
-        explaining how to train one; with ``model`` it must match the
-        detector's backbone.
+        Registry name of a backbone: the newest detector trained here for it
+        (`train_detector` registers each one), else one registered with
+        `register_detector` (a folder, or a model-zoo archive downloaded and
+        checked on first use); without any, the error explains how to train
+        or register one. With ``model`` it must match the detector's backbone.
     tile_size : int, optional
         Tile side in image pixels; default the configuration's
         ``inference_tile_size`` (else its training ``tile_size``).

@@ -244,7 +244,7 @@ def train_detector(images, boxes=None, *, config=None, detector=None, val_images
                    val_fraction=0.0, epochs=10, steps_per_epoch=None, batch_size=4, learning_rate=1e-4,
                    weight_decay=1e-4, warmup_steps=None, overlap=None, min_visible_fraction=0.5,
                    label_column=None, checkpoint_dir=None, resume=False, patience=None, seed=0,
-                   precision="auto", device=None, progress_bar=True, **config_kwargs):
+                   precision="auto", device=None, progress_bar=True, register=True, **config_kwargs):
     """Train a Faster R-CNN source detector on labelled images.
 
     Each image is normalized as a whole (``config.normalizer``), cut into
@@ -313,6 +313,12 @@ def train_detector(images, boxes=None, *, config=None, detector=None, val_images
         None picks CUDA when available.
     progress_bar : bool, optional
         Show progress bars.
+    register : bool, optional
+        Save the trained detector into the cache
+        (``<cache>/detectors/local/<backbone>/<time>/``) as the newest local
+        detector for its backbone, so that
+        ``detect_sources(image, backbone=...)`` uses it (see
+        `register_detector`).
     **config_kwargs
         `DetectorConfig` fields (``backbone``, ``mode``, ``tile_size``, ...).
 
@@ -489,4 +495,8 @@ def train_detector(images, boxes=None, *, config=None, detector=None, val_images
             detector.model.load_state_dict(best_state)
     detector.history = history
     detector.train(False)
+    if register:
+        from ._zoo import register_trained
+
+        register_trained(detector)
     return detector

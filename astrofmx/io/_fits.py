@@ -280,13 +280,34 @@ def _release_pages(hdul):
     Returns ``hdul`` to keep releasing, or None where this is not possible.
     """
     mm = getattr(getattr(hdul, "_file", None), "_mmap", None)  # created by astropy on first data access
-    if mm is None or len(mm) <= _RELEASE_BYTES or not hasattr(mm, "madvise"):
+    if mm is None or len(mm) <= _RELEASE_BYTES or not _dont_need(mm):
         return None
+    return hdul
+
+
+def _dont_need(mm):
+    """``madvise(MADV_DONTNEED)`` on an mmap: True where it worked."""
+    if not hasattr(mm, "madvise") or not hasattr(mmap, "MADV_DONTNEED"):  # pragma: no cover
+        return False
     try:
         mm.madvise(mmap.MADV_DONTNEED)
     except (AttributeError, OSError, ValueError):  # pragma: no cover - platform without MADV_DONTNEED
-        return None
-    return hdul
+        return False
+    return True
+
+
+def release_mapped_pages(array):
+    """Unmap the pages of a read-only `numpy.memmap` that were read so far (no effect on other arrays).
+
+    Pages of a memory-mapped file stay in the process's resident memory once
+    read, so a pass over a 16k x 16k image would end with the whole file
+    resident (reclaimable, but counted in RSS). The tiled readers call this
+    after each strip or row of tiles; the pages are read again from the page
+    cache if needed, so results do not change.
+    """
+    mm = getattr(array, "_mmap", None)
+    if mm is not None and getattr(array, "mode", None) == "r" and len(mm) > _RELEASE_BYTES:
+        _dont_need(mm)
 
 
 def _invalid_mask(data, extra=None):

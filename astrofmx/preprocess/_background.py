@@ -31,7 +31,10 @@ def _pair(value, name):
 
 def _read_rows(data, mask, r0, r1):
     """Native float32 copy of rows ``r0:r1`` and the bool array of their invalid pixels."""
+    from ..io._fits import release_mapped_pages
+
     rows = np.array(data[r0:r1], dtype=np.float32)
+    release_mapped_pages(data)
     bad = ~np.isfinite(rows)
     if mask is not None:
         bad |= np.asarray(mask[r0:r1], dtype=bool)

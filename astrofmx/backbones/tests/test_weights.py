@@ -350,28 +350,6 @@ def test_unreachable_host_fails_fast(tmp_path, monkeypatch):
     assert time.perf_counter() - start < 2
 
 
-@pytest.fixture
-def http_server(tmp_path):
-    """A local HTTP server (no internet needed) serving the files of a folder."""
-    import functools
-    import http.server
-    import threading
-
-    root = tmp_path / "served"
-    root.mkdir()
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
-
 def test_download_verify_and_cache(tmp_path, monkeypatch, http_server):
     """weights='pretrained' downloads into the cache, verifies sha256, then reuses the cached file."""
     for var in ("HF_HUB_OFFLINE", "ASTROFMX_OFFLINE", "TRANSFORMERS_OFFLINE"):

@@ -79,6 +79,7 @@ def test_default_on_bundled_parkes_image(bundled_radio_image):
     assert m["purity"] > 0.7, m
 
 
-def test_backbone_without_model_still_explains():
+def test_backbone_without_model_still_explains(tmp_path, monkeypatch):
+    monkeypatch.setenv("ASTROFMX_CACHE", str(tmp_path))  # no detector trained or registered for 'msn' here
     with pytest.raises(ValueError, match=r"train_detector\(images, boxes, backbone='msn'\)"):
         detect_sources(np.zeros((32, 32), dtype=np.float32), backbone="msn", progress_bar=False)

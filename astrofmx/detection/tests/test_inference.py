@@ -109,7 +109,8 @@ def test_no_detection_gives_an_empty_catalog_with_every_column(trained_detector,
     assert len(cat) == 0 and cat.colnames == list(SOURCE_COLUMNS) + ["peak", "peak_snr"]
 
 
-def test_bad_inputs(trained_detector, heldout_field):
+def test_bad_inputs(trained_detector, heldout_field, tmp_path, monkeypatch):
+    monkeypatch.setenv("ASTROFMX_CACHE", str(tmp_path))  # no detector trained or registered for 'msn' here
     image = heldout_field.to_nddata()
     with pytest.raises(ValueError, match="empty"):
         detect_sources(np.zeros((0, 0), dtype=np.float32), model=trained_detector, **QUIET)

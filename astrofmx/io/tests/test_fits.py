@@ -1,6 +1,7 @@
 """Tests of load_image on every real FITS file in ../shared/data and on synthetic edge cases."""
 
 import csv
+import os
 import re
 import tracemalloc
 import warnings
@@ -412,3 +413,26 @@ def test_memmap_keeps_the_pixels_on_disk(tmp_path, rng, caplog):
     assert type(load_image(da.from_array(data[2]), memmap=False).data) is np.ndarray
     with pytest.raises(ValueError, match="needs plane="):
         load_image(path, memmap=True)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads RssFile from Linux /proc")
+def test_release_mapped_pages_drops_what_was_read(tmp_path):
+    """Pages of a memory-mapped file leave the resident set after a pass (RSS stays bounded on huge files)."""
+    from astrofmx.io._fits import release_mapped_pages
+
+    def rss_file_mib():
+        with open("/proc/self/status") as fh:
+            return next(int(ln.split()[1]) for ln in fh if ln.startswith("RssFile:")) / 1024
+
+    data = np.random.default_rng(0).normal(size=(4200, 4200)).astype(np.float32)  # 67 MiB
+    path = tmp_path / "big.fits"
+    fits.PrimaryHDU(data).writeto(path)
+    image = load_image(path, memmap=True)
+    before = rss_file_mib()
+    total = float(np.asarray(image.data, dtype=np.float64).sum())  # reads every page
+    assert rss_file_mib() - before > 50
+    release_mapped_pages(image.data)
+    assert rss_file_mib() - before < 10
+    # the data are still there, read again from the file
+    assert float(np.asarray(image.data, dtype=np.float64).sum()) == total
+    release_mapped_pages(data)  # not a memory map: nothing happens
