@@ -136,7 +136,8 @@ def main(argv=None):
     p.add_argument("--photutils-max", type=int, default=8192, help="largest side photutils is run on")
     p.add_argument("--timeout", type=float, default=1800, help="seconds allowed to one run")
     p.add_argument("--tmp", default=None, help="folder for the test images (default: a temporary folder)")
-    p.add_argument("--json", default=None, help="also write the results to this JSON file")
+    p.add_argument("--json", default=str(HERE / "results" / "bench_scaling.json"),
+                   help="where the results are written as JSON (default benchmarks/results/bench_scaling.json)")
     args = p.parse_args(argv)
     sizes = args.sizes or ([1024, 2048, 4096] if args.quick else [4096, 8192, 16384])
     results = {"sizes": {}, "raw": None, "threads": args.threads}
@@ -169,8 +170,9 @@ def main(argv=None):
     print(f"  raw forward {raw['raw_s']:.1f} s ({raw['raw_mpix_s']:.2f} Mpix/s), detect_sources {raw['full_s']:.1f} s "
           f"({raw['full_mpix_s']:.2f} Mpix/s), ratio {raw['ratio']:.2f}")
     print(f"torch threads {args.threads}; 'added' = peak RSS minus RSS after imports")
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2, default=float))
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(results, indent=2, default=float))
+    print(f"wrote {args.json}")
     return results
 
 
