@@ -72,14 +72,18 @@ def _preprocess(item, spec, normalizer):
         if item.ndim != 3:
             raise ValueError(f"tensor images must be preprocessed (C, H, W) tensors, got shape {tuple(item.shape)}")
         return item.float()
+    from astrofmx.preprocess import Tile
+
     if _is_cutout(item):
         item = NDData(item.data, wcs=item.wcs)
+    elif isinstance(item, Tile):  # from iter_tiles: a window of a (possibly memory-mapped) image
+        item = NDData(np.asarray(item.data), mask=item.mask)
     elif isinstance(item, (str, os.PathLike)):
         from astrofmx.io import load_image
 
         item = load_image(item)
     elif not isinstance(item, (NDData, np.ndarray)):
-        raise TypeError(f"each image must be an NDData, a path, an array, a tensor or a Cutout2D, "
+        raise TypeError(f"each image must be an NDData, a path, an array, a tensor, a Cutout2D or a Tile, "
                         f"got {type(item).__name__}")
     from astrofmx.preprocess import to_model_input
 
@@ -277,10 +281,13 @@ def embed(images, *, backbone="msn", weights="pretrained", batch_size="auto", po
 
     Parameters
     ----------
-    images : NDData, path, array, tensor, `~astropy.nddata.Cutout2D`, a list/iterable of these, or a glob pattern
+    images : NDData, path, array, tensor, `~astropy.nddata.Cutout2D`, `~astrofmx.preprocess.Tile`, \
+a list/iterable of these, or a glob pattern
         A glob pattern (a string with ``*``, ``?`` or ``[...]`` that is not
         an existing file, e.g. ``"cutouts/*.fits"``) stands for the sorted
-        list of the files it matches.
+        list of the files it matches. An iterable is consumed lazily, so
+        ``embed(iter_tiles(load_image(path, memmap=True), tile_size=224))``
+        embeds a huge image a batch of tiles at a time.
         A 2-D array is one image, a 3-D array a stack ``(N, H, W)`` of 2-D
         images and a 4-D array ``(N, C, H, W)`` a stack of multi-channel ones
         (put a single ``(C, H, W)`` image in a list). Paths are read with

@@ -77,3 +77,24 @@ def test_survey_mode_bad_input(cutouts, vit):
         embed(str(cutouts / "*.fits"), backbone=vit, output_dir=cutouts / "x", shard_size=0, **OPTS)
     with pytest.raises(TypeError, match="list of files"):
         embed(np.zeros((2, 8, 8)), backbone=vit, output_dir=cutouts / "x", **OPTS)
+
+
+def test_tiles_of_a_memory_mapped_image_stream_through_embed(vit, tmp_path):
+    """embed(iter_tiles(...)) reads one batch of tiles at a time and equals embedding the tiles' arrays."""
+    from astrofmx.io import load_image
+    from astrofmx.preprocess import iter_tiles
+    from astrofmx.utils import LiveCounter
+
+    rng = np.random.default_rng(8)
+    data = rng.normal(0.0, 1.0, (512, 640)).astype(np.float32)
+    data[100:140, 200:260] += 30.0
+    fits.PrimaryHDU(data).writeto(tmp_path / "big.fits")
+    image = load_image(tmp_path / "big.fits", memmap=True)
+    counter = LiveCounter()
+    streamed = embed(counter.wrap(iter_tiles(image, tile_size=128, overlap=0)), backbone=vit, batch_size=4,
+                     normalizer="radio", **OPTS)
+    assert streamed.shape[0] == counter.total == 20
+    assert counter.peak <= 4 + 4  # a batch being embedded plus one being prepared, never all 20
+    arrays = [data[y:y + 128, x:x + 128] for y in range(0, 512, 128) for x in range(0, 640, 128)]
+    np.testing.assert_allclose(streamed, embed(arrays, backbone=vit, batch_size=4, normalizer="radio", **OPTS),
+                               atol=1e-5)
