@@ -33,43 +33,21 @@ def _load(image):
     return img
 
 
-class _WholeImageNormalizer:
-    """Fallback for normalizers that are plain callables: normalize the whole image once, then cut windows."""
-
-    def __init__(self, normalizer, img):
-        data = np.asarray(img.data, dtype=np.float32)
-        bad = ~np.isfinite(data)
-        if img.mask is not None:
-            bad |= np.asarray(img.mask, dtype=bool)
-        self.norm = np.asarray(normalizer(data, mask=bad), dtype=np.float32)
-
-    def __call__(self, data, mask=None, *, origin=(0, 0)):
-        y0, x0 = origin
-        out = np.zeros(np.shape(data), dtype=np.float32)
-        part = self.norm[y0:y0 + out.shape[0], x0:x0 + out.shape[1]]
-        out[:part.shape[0], :part.shape[1]] = part
-        return out
-
-
 def _fit_normalizer(img, normalizer):
-    """A callable ``f(window, mask, origin=(y0, x0))`` normalizing any window as the whole image would be.
+    """A `~astrofmx.preprocess.FittedNormalizer` normalizing any window as the whole image would be.
 
-    A `~astrofmx.preprocess.Normalizer` (every preset) fixes its statistics on
-    the image read strip by strip (`~astrofmx.preprocess.Normalizer.fit`), so
-    no full-size copy exists; other callables normalize the whole image once.
+    ``normalizer`` is a preset name (`DetectorConfig` allows nothing else); its statistics are fixed on the
+    image read strip by strip (`~astrofmx.preprocess.Normalizer.fit`), so no full-size copy exists.
     """
-    from ..preprocess import Normalizer, resolve_normalizer
+    from ..preprocess import get_preset
 
-    norm = resolve_normalizer(normalizer)
-    if isinstance(norm, Normalizer):
-        try:
-            return norm.fit(img.data, img.mask)
-        except ValueError as exc:
-            if "every pixel" in str(exc):
-                raise ValueError("every pixel of the image is NaN, infinite or masked; there is nothing to "
-                                 "detect") from None
-            raise
-    return _WholeImageNormalizer(norm, img)
+    try:
+        return get_preset(normalizer).fit(img.data, img.mask)
+    except ValueError as exc:
+        if "every pixel" in str(exc):
+            raise ValueError("every pixel of the image is NaN, infinite or masked; there is nothing to "
+                             "detect") from None
+        raise
 
 
 def _iter_windows(img, fitted, tile, overlap):
@@ -105,6 +83,7 @@ def _measure_peaks(img, boxes, fitted):
     has one (``'radio-local'``), else from a mesh of 48-pixel boxes estimated here (streamed, as BANE
     and SExtractor do), so a source is judged against the noise around it.
     """
+    from ..io._fits import release_mapped_pages
     from ..preprocess import BackgroundMesh, estimate_background_mesh
 
     n = len(boxes)
@@ -115,8 +94,6 @@ def _measure_peaks(img, boxes, fitted):
     mesh = getattr(fitted, "background", None)
     if not isinstance(mesh, BackgroundMesh):
         mesh = estimate_background_mesh(img.data, img.mask, box_size=48)
-    from ..io._fits import release_mapped_pages
-
     ny, nx = img.data.shape
     band = 0
     for i in np.argsort(boxes[:, 1], kind="stable"):  # top to bottom: a memory map is read band by band
@@ -179,10 +156,12 @@ def _valid_at(img, iy, ix):
         return ok
     data = img.data
     order = np.argsort(iy, kind="stable")
-    for start in range(0, int(iy.max()) + 1, _BAND_ROWS):
-        sel = order[(iy[order] >= start) & (iy[order] < start + _BAND_ROWS)]
-        if len(sel) == 0:
+    starts = np.arange(0, int(iy.max()) + 1 + _BAND_ROWS, _BAND_ROWS)
+    bounds = np.searchsorted(iy[order], starts)
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        if hi == lo:
             continue
+        sel = order[lo:hi]
         if hasattr(data, "vindex"):  # dask
             values = np.asarray(data.vindex[iy[sel], ix[sel]])
         else:

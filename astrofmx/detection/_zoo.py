@@ -59,6 +59,15 @@ def _is_detector_dir(path):
     return (Path(path) / "config.json").is_file() and (Path(path) / "model.safetensors").is_file()
 
 
+def _detector_dir_in(folder):
+    """The first saved detector folder at or below ``folder`` (None if there is none)."""
+    folder = Path(folder)
+    for candidate in [folder, *sorted(p for p in folder.rglob("*") if p.is_dir())]:
+        if _is_detector_dir(candidate):
+            return candidate
+    return None
+
+
 def register_detector(backbone, *, url=None, sha256=None, path=None, description="", overwrite=False):
     """Make a trained detector available as ``detect_sources(image, backbone=backbone)``.
 
@@ -159,9 +168,9 @@ def _extract(archive, target):
             if p.is_absolute() or ".." in p.parts:
                 raise ValueError(f"refusing the detector archive {archive}: it holds the unsafe path {name!r}")
         zf.extractall(target)
-    for folder in [target, *sorted(p for p in target.rglob("*") if p.is_dir())]:
-        if _is_detector_dir(folder):
-            return folder
+    found = _detector_dir_in(target)
+    if found is not None:
+        return found
     raise ValueError(f"the detector archive {archive} holds no saved detector (config.json + model.safetensors)")
 
 
@@ -171,10 +180,9 @@ def _fetch_zoo(entry, cache_dir=None, progress_bar=True):
 
     root = get_cache_dir(cache_dir) / "detectors" / "zoo" / _safe(entry.backbone) / entry.sha256[:16]
     folder = root / "detector"
-    if folder.is_dir():
-        for p in [folder, *sorted(q for q in folder.rglob("*") if q.is_dir())]:
-            if _is_detector_dir(p):
-                return p
+    cached = _detector_dir_in(folder) if folder.is_dir() else None
+    if cached is not None:
+        return cached
     archive = root / "detector.zip"
     hint = (f"download {entry.url} (SHA-256 {entry.sha256}) on a machine with internet access, and put it at "
             f"'{archive}'; or train one with astrofmx.train_detector(images, boxes, backbone={entry.backbone!r})")

@@ -299,8 +299,11 @@ snr=False, threshold=None, fill='zero', per_channel=True)
     def _needs_background(self):
         return self.background is not None or self.snr or self.threshold is not None or self.fill == "background"
 
-    def _fit_background(self, data, mask, max_samples):
-        """Background and noise of one 2-D channel: floats, a `BackgroundMesh` (local) or None (not needed)."""
+    def _fit_background(self, data, mask, max_samples, values=None):
+        """Background and noise of one 2-D channel: floats, a `BackgroundMesh` (local) or None (not needed).
+
+        ``values``: the (sampled) valid pixels when the caller already read them (global statistics).
+        """
         from ._background import estimate_background_mesh, sample_pixels
 
         if not self._needs_background:
@@ -308,22 +311,28 @@ snr=False, threshold=None, fill='zero', per_channel=True)
         if self.background == "local":
             mesh = estimate_background_mesh(data, mask, box_size=self.box_size, sigma=self.sigma)
             return mesh, mesh
-        values = sample_pixels(data, mask, max_samples=max_samples)
+        if values is None:
+            values = sample_pixels(data, mask, max_samples=max_samples)
         if values.size == 0:
             raise ValueError("every pixel is NaN, infinite or masked; nothing to normalize")
         return _global_stats(values, self.sigma)
 
     def _fit_values(self, data, mask, max_samples):
-        """(background, noise, prepared values of the valid (sampled) pixels) of one 2-D channel."""
+        """(background, noise, prepared values of the valid (sampled) pixels) of one 2-D channel.
+
+        The image is read once for the values (and once more for a local mesh).
+        """
         from ._background import sample_pixels
 
-        bkg, noise = self._fit_background(data, mask, max_samples)
-        if isinstance(bkg, _mesh_type()):
+        if self._needs_background and self.background == "local":
+            bkg, noise = self._fit_background(data, mask, max_samples)
             values, y, x = sample_pixels(data, mask, max_samples=max_samples, return_coords=True)
             b, n = bkg.at(y, x)
         else:
             values = sample_pixels(data, mask, max_samples=max_samples)
-            b, n = bkg, noise
+            if values.size == 0:
+                raise ValueError("every pixel is NaN, infinite or masked; nothing to normalize")
+            bkg, noise = b, n = self._fit_background(data, mask, max_samples, values=values)
         if values.size == 0:
             raise ValueError("every pixel is NaN, infinite or masked; nothing to normalize")
         values, _ = self._prepare(values, np.zeros(values.shape, dtype=bool), b, n)
@@ -466,7 +475,7 @@ snr=False, threshold=None, fill='zero', per_channel=True)
         if isinstance(self.interval, ManualInterval) and None not in (self.interval.vmin, self.interval.vmax):
             # fixed limits: only the background and noise are needed, not the pixel values
             bkg, noise = self._fit_background(data, mask, max_samples)
-            if bkg is None and not np.any(sample_pixels(data, mask, max_samples=max_samples).size):
+            if bkg is None and sample_pixels(data, mask, max_samples=max_samples).size == 0:
                 raise ValueError("every pixel is NaN, infinite or masked; nothing to normalize")
             return FittedNormalizer(self, bkg, noise, float(self.interval.vmin), float(self.interval.vmax))
         bkg, noise, values = self._fit_values(data, mask, max_samples)
