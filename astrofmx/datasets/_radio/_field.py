@@ -71,15 +71,36 @@ class SimulatedRadioField:
                 self.header["BPA"] * u.deg)
 
     def to_hdu(self):
-        """The image as a `~astropy.io.fits.PrimaryHDU` (data and header are copied)."""
+        """The image as a `~astropy.io.fits.PrimaryHDU` (data and header are copied).
+
+        Examples
+        --------
+        >>> from astrofmx.datasets import simulate_radio_field
+        >>> simulate_radio_field((32, 32), seed=0, n_sources=1).to_hdu().header["BUNIT"]
+        'JY/BEAM'
+        """
         return fits.PrimaryHDU(self.data.copy(), header=self.header.copy())
 
     def to_nddata(self):
-        """The image as `~astropy.nddata.NDData` with its WCS, unit Jy/beam and header as ``meta``."""
+        """The image as `~astropy.nddata.NDData` with its WCS, unit Jy/beam and header as ``meta``.
+
+        Examples
+        --------
+        >>> from astrofmx.datasets import simulate_radio_field
+        >>> simulate_radio_field((32, 32), seed=0, n_sources=1).to_nddata().unit
+        Unit("Jy / beam")
+        """
         return NDData(self.data, wcs=self.wcs, unit=u.Jy / u.beam, meta=dict(self.header))
 
     def to_hdulist(self):
-        """`~astropy.io.fits.HDUList`: the image, then the truth catalog in a ``TRUTH`` table HDU."""
+        """`~astropy.io.fits.HDUList`: the image, then the truth catalog in a ``TRUTH`` table HDU.
+
+        Examples
+        --------
+        >>> from astrofmx.datasets import simulate_radio_field
+        >>> [hdu.name for hdu in simulate_radio_field((32, 32), seed=0, n_sources=1).to_hdulist()]
+        ['PRIMARY', 'TRUTH']
+        """
         hdus = [self.to_hdu()]
         if self.truth is not None:
             hdus.append(_truth_to_hdu(self.truth))
@@ -94,6 +115,15 @@ class SimulatedRadioField:
             Output file.
         overwrite : bool, optional
             Replace an existing file; otherwise `FileExistsError`.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> from astrofmx.datasets import simulate_radio_field
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "field.fits"
+        >>> simulate_radio_field((32, 32), seed=0, n_sources=1).write(path)
+        >>> path.is_file()
+        True
         """
         with atomic_write(path, overwrite=overwrite, suffix=".fits") as tmp:
             self.to_hdulist().writeto(tmp, overwrite=True)
