@@ -17,7 +17,8 @@ from pathlib import Path
 import astropy.units as u
 import numpy as np
 
-from astrofmx.datasets import RADIO_MORPHOLOGIES, simulate_radio_field, truth_boxes_in_window
+from astrofmx.datasets import (RADIO_MORPHOLOGIES, NoiseModel, SourcePopulation, simulate_radio_field,
+                               truth_boxes_in_window)
 
 
 def main(argv=None):
@@ -32,8 +33,10 @@ def main(argv=None):
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
 
-    field = simulate_radio_field((args.size, args.size), seed=args.seed, rms=20 * u.uJy / u.beam,
-                                 extended_fraction=0.15, double_fraction=0.05, artefacts="rings")
+    # the settings groups; the flat keywords (rms=..., extended_fraction=...) give the same field
+    population = SourcePopulation(extended_fraction=0.15, double_fraction=0.05)
+    field = simulate_radio_field((args.size, args.size), seed=args.seed, population=population,
+                                 noise=NoiseModel(rms=20 * u.uJy / u.beam), artefacts="rings")
     truth = field.truth
     field.write(out / "field.fits", overwrite=args.overwrite)
     counts = {m: int(np.sum(truth["morphology"] == m)) for m in RADIO_MORPHOLOGIES}
