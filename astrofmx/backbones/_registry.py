@@ -8,6 +8,7 @@ from astrofmx.utils import resolve_device
 
 from ._base import Backbone, BackboneSpec
 from ._builders import build_timm, builtin_entries, timm_spec_and_model
+from ._checkpoint import load_weights
 from ._pretrained import load_pretrained, prepare_pretrained
 
 __all__ = ["list_backbones", "get_backbone", "get_backbone_spec", "register_backbone"]

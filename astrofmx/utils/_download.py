@@ -184,7 +184,7 @@ def fetch(url, *, known_hash, path, fname=None, unzip=False, progress_bar=True):
             raise
         if "hash" in str(exc).lower():
             raise WeightsChecksumError(f"the download of {url} into {str(target)!r} does not match its known "
-                                       f"sha256 {known_hash}; it was not kept ({exc})") from exc
+                                       f"sha256 {known_hash}; it was removed from the cache, not kept ({exc})") from exc
         raise
     except Exception as exc:  # requests' HTTP and connection errors, a missing file:// source
         raise OSError(f"could not download {url} to {str(target)!r}: {exc}") from exc

@@ -28,7 +28,8 @@ from .helpers import TINY_VIT, images, randomize
 
 
 def file_sha256(path):
-    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+    with open(path, "rb") as fh:
+        return hashlib.sha256(fh.read()).hexdigest()
 
 
 def _source_vit(seed, **kwargs):
