@@ -525,7 +525,7 @@ def _cmd_embed(args):
 # ----------------------------------------------------------------------------- backbones
 def _weights_cached(spec, cache_dir):
     """'yes', 'no' or 'n/a' (no pretrained weights source): is a weight file in the local cache?"""
-    from .backbones._weights import _sources, weights_cache_dir
+    from .backbones._pretrained import _sources, weights_cache_dir
 
     try:
         sources = _sources(spec)

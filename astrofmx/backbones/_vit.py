@@ -16,7 +16,7 @@ import torch
 
 from ._base import Backbone
 
-__all__ = ["ViTBackbone", "hf_vit_to_timm"]
+__all__ = ["ViTBackbone"]
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def hf_vit_to_timm(state_dict):
     Examples
     --------
     >>> import torch
-    >>> from astrofmx.backbones import hf_vit_to_timm
+    >>> from astrofmx.backbones._vit import hf_vit_to_timm
     >>> sd = {"vit.embeddings.cls_token": torch.zeros(1, 1, 8), "vit.layernorm.weight": torch.ones(8)}
     >>> sorted(hf_vit_to_timm(sd))
     ['cls_token', 'norm.weight']

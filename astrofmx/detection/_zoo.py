@@ -20,10 +20,9 @@ import datetime
 import json
 import logging
 import re
-import zipfile
 from pathlib import Path
 
-from ..utils import get_cache_dir
+from ..utils import WeightsChecksumError, get_cache_dir
 
 __all__ = ["register_detector", "unregister_detector", "list_detectors", "find_detector"]
 
@@ -160,43 +159,33 @@ def register_trained(detector, *, cache_dir=None):
     return target
 
 
-def _extract(archive, target):
-    """Extract a detector zip safely (no absolute paths, no '..'); returns the detector folder inside."""
-    with zipfile.ZipFile(archive) as zf:
-        for name in zf.namelist():
-            p = Path(name)
-            if p.is_absolute() or ".." in p.parts:
-                raise ValueError(f"refusing the detector archive {archive}: it holds the unsafe path {name!r}")
-        zf.extractall(target)
-    found = _detector_dir_in(target)
-    if found is not None:
-        return found
-    raise ValueError(f"the detector archive {archive} holds no saved detector (config.json + model.safetensors)")
-
-
 def _fetch_zoo(entry, cache_dir=None, progress_bar=True):
-    from ..backbones._weights import _download, is_offline, verify_sha256
-    from ..utils import WeightsNotFoundError
+    """Download (once), verify and unzip a zoo archive with `astrofmx.utils.fetch`; returns the detector folder."""
+    from ..utils import WeightsNotFoundError, fetch
 
     root = get_cache_dir(cache_dir) / "detectors" / "zoo" / _safe(entry.backbone) / entry.sha256[:16]
-    folder = root / "detector"
-    cached = _detector_dir_in(folder) if folder.is_dir() else None
+    cached = _detector_dir_in(root / "detector") if (root / "detector").is_dir() else None
     if cached is not None:
         return cached
-    archive = root / "detector.zip"
     hint = (f"download {entry.url} (SHA-256 {entry.sha256}) on a machine with internet access, and put it at "
-            f"'{archive}'; or train one with astrofmx.train_detector(images, boxes, backbone={entry.backbone!r})")
-    if not archive.is_file():
-        if is_offline():
-            raise WeightsNotFoundError(f"the detector for backbone {entry.backbone!r} is not in the cache and "
-                                       f"downloads are switched off (offline): {hint}")
-        try:
-            _download("url", entry.url, archive.name, entry.url, root, progress_bar)
-        except OSError as exc:
-            raise WeightsNotFoundError(f"could not download the detector for backbone {entry.backbone!r} "
-                                       f"({exc}): {hint}") from exc
-    verify_sha256(archive, entry.sha256, remove=True)
-    return _extract(archive, folder)
+            f"'{root / 'detector.zip'}'; or train one with astrofmx.train_detector(images, boxes, "
+            f"backbone={entry.backbone!r})")
+    try:
+        folder = fetch(entry.url, known_hash=entry.sha256, path=root, fname="detector.zip", unzip=True,
+                       progress_bar=progress_bar)
+    except WeightsNotFoundError as exc:
+        raise WeightsNotFoundError(f"the detector for backbone {entry.backbone!r} is not in the cache and "
+                                   f"downloads are switched off (offline): {hint}") from exc
+    except (WeightsChecksumError, ValueError):
+        raise
+    except OSError as exc:
+        raise WeightsNotFoundError(f"could not download the detector for backbone {entry.backbone!r} "
+                                   f"({exc}): {hint}") from exc
+    found = _detector_dir_in(folder)
+    if found is None:
+        raise ValueError(f"the detector archive {entry.url} holds no saved detector (config.json + "
+                         "model.safetensors)")
+    return found
 
 
 def find_detector(backbone, *, cache_dir=None, progress_bar=True):

@@ -281,7 +281,7 @@ def test_embed_files_and_survey_mode(tmp_path, capsys):
 
 def test_backbones_table(tmp_path, capsys):
     from astrofmx.backbones import get_backbone_spec, list_backbones, weights_cache_dir
-    from astrofmx.backbones._weights import _sources
+    from astrofmx.backbones._pretrained import _sources
 
     # put a (fake-content) file where resnet18's weights are cached: the table must say so
     spec = get_backbone_spec("resnet18")

@@ -2,6 +2,7 @@
 
 from ._batch import *  # noqa: F401, F403
 from ._device import *  # noqa: F401, F403
+from ._download import *  # noqa: F401, F403
 from ._misc import *  # noqa: F401, F403
 from ._progress import *  # noqa: F401, F403
 from .exceptions import *  # noqa: F401, F403

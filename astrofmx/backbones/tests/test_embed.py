@@ -5,15 +5,9 @@ import torch
 import astrofmx
 from astrofmx.backbones import embed, get_backbone
 
+from astrofmx.preprocess import to_model_input
+
 from .helpers import TINY_VIT, images
-
-try:
-    from astrofmx.preprocess import to_model_input
-except ImportError:  # written in parallel (issue 2); the array/path tests need it
-    to_model_input = None
-
-needs_preprocess = pytest.mark.skipif(to_model_input is None,
-                                      reason="astrofmx.preprocess.to_model_input is not available yet")
 
 
 @pytest.fixture(scope="module")
@@ -173,7 +167,6 @@ def test_top_level_reexport():
     assert astrofmx.get_backbone is get_backbone
 
 
-@needs_preprocess
 def test_embed_arrays_and_nddata(vit, rng):
     from astropy.nddata import Cutout2D, NDData
 
@@ -189,7 +182,6 @@ def test_embed_arrays_and_nddata(vit, rng):
     np.testing.assert_allclose(from_list, from_stack[:3], rtol=1e-4, atol=1e-5)
 
 
-@needs_preprocess
 def test_embed_fits_paths(tmp_path, vit, bundled_radio_image):
     out = embed([bundled_radio_image, str(bundled_radio_image)], backbone=vit, precision="fp32",
                 normalizer="radio", progress_bar=False, output=tmp_path / "radio.npz")
@@ -212,7 +204,6 @@ def test_embed_on_gpu(vit):
     assert named.shape == (6, 512)
 
 
-@needs_preprocess
 def test_embed_worker_processes(vit, rng):
     """Preprocessing in DataLoader worker processes gives the same features, in input order."""
     stack = list(rng.normal(0.0, 1.0, size=(5, 70, 70)).astype(np.float32))
