@@ -1,5 +1,6 @@
 """Classical finders on a seeded simulated field and on the real radio and optical images."""
 
+import os
 import sys
 
 import astropy.units as u
@@ -19,7 +20,7 @@ PYBDSF = "radio/pybdsf/tbdsf_process_image.in_fits.pybdsf."
 AEGEAN_RADIUS = 14.4 * u.arcmin / 2  # half the beam FWHM
 
 try:
-    import bdsf  # noqa: F401
+    import bdsf
 
     HAS_BDSF = True
 except ImportError:
@@ -191,3 +192,23 @@ def test_pybdsf_on_aegean_field(aegean, bundled_radio_image):
     cat = find_sources_pybdsf(bundled_radio_image, catalog_type="gaul")
     m = match_metrics(cat, ref, AEGEAN_RADIUS)
     assert m["completeness"] >= 0.55 and m["purity"] >= 0.7, m
+
+
+@pytest.mark.skipif(not HAS_BDSF, reason="PyBDSF (optional, pip install bdsf) is not installed")
+def test_pybdsf_runs_in_its_own_process(tmp_path, monkeypatch):
+    """PyBDSF's files, logging handlers and working directory stay out of the caller; its errors come back."""
+    import logging
+
+    from astrofmx.datasets import simulate_radio_field
+
+    field = simulate_radio_field((96, 96), seed=3, pixel_scale=1.5 * u.arcsec, beam_fwhm=6 * u.arcsec,
+                                 rms=2e-5 * u.Jy / u.beam).to_hdu()
+    monkeypatch.chdir(tmp_path)
+    handlers = {name: list(logging.getLogger(name).handlers) for name in ("", "PyBDSF")}
+    cat = find_sources_pybdsf(field)
+    assert len(cat) > 0 and cat.meta["bdsf_version"] == bdsf.__version__
+    with pytest.raises(RuntimeError, match="PyBDSF failed on the image: Input parameter 'not_an_option' not "
+                                           "recognized"):
+        find_sources_pybdsf(field, not_an_option=1)
+    assert {name: list(logging.getLogger(name).handlers) for name in handlers} == handlers
+    assert os.getcwd() == str(tmp_path) and list(tmp_path.iterdir()) == []
