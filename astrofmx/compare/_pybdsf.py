@@ -74,8 +74,13 @@ def _run_pybdsf(data, hdr, options, catalog_type):
         fits.PrimaryHDU(data, header=hdr).writeto(os.path.join(tmp, "image.fits"))
         with open(os.path.join(tmp, "job.pkl"), "wb") as f:
             pickle.dump({"options": options, "catalog_type": catalog_type}, f)
-        # PyBDSF writes its log next to the input and other files in the working directory: both are tmp
-        proc = subprocess.run([sys.executable, _CHILD, tmp], cwd=tmp, capture_output=True, text=True)
+        # PyBDSF writes its log next to the input and other files in the working directory: both are tmp.
+        # The child gets this process's sys.path (as multiprocessing's spawn does) and runs as ``-c`` so
+        # that the folder of this package is not put in front of its path
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        with open(_CHILD) as f:
+            code = f.read()
+        proc = subprocess.run([sys.executable, "-c", code, tmp], cwd=tmp, env=env, capture_output=True, text=True)
         logger.debug("PyBDSF output:\n%s%s", proc.stdout, proc.stderr)
         error = os.path.join(tmp, "error.txt")
         if proc.returncode != 0:

@@ -1,12 +1,12 @@
 """Runs ``bdsf.process_image`` in a process of its own for `find_sources_pybdsf`.
 
-``python _pybdsf_child.py FOLDER`` reads ``FOLDER/job.pkl`` (the options,
+``python -c "<this file's text>" FOLDER`` reads ``FOLDER/job.pkl`` (the options,
 the catalog type) and ``FOLDER/image.fits``, and writes the catalog columns
 to ``FOLDER/catalog.pkl``, or PyBDSF's error message to ``FOLDER/error.txt``
 and exits with status 1.  PyBDSF changes the working directory's files, the
 logging configuration and leaves FITS handles open: in this process none of
-that reaches the caller.  The script imports only numpy and bdsf, so it runs
-whatever ``sys.path`` the caller had.
+that reaches the caller.  The script imports only numpy and bdsf (not
+astrofmx), so it runs with the caller's ``sys.path`` whatever that is.
 """
 
 import os
