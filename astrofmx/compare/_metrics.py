@@ -8,15 +8,70 @@ from astropy.table import QTable
 
 from ._crossmatch import crossmatch
 
-__all__ = ["match_metrics", "compare_catalogs"]
+__all__ = ["catalog_scores", "match_metrics", "compare_catalogs"]
 
 logger = logging.getLogger(__name__)
+
+
+def catalog_scores(n_matched, n_sources, n_reference):
+    """Completeness, purity and F1 from the counts of a one-to-one matching.
+
+    - completeness (recall) = ``n_matched / n_reference``,
+    - purity (precision) = ``n_matched / n_sources``,
+    - F1 = harmonic mean of the two.
+
+    `match_metrics` uses it for one catalog; give it counts summed over
+    several images to score them together.
+
+    Parameters
+    ----------
+    n_matched : int
+        Number of one-to-one matches (e.g. ``crossmatch(...).meta['n_matched']``).
+    n_sources : int
+        Number of sources in the catalog that was scored.
+    n_reference : int
+        Number of sources in the reference catalog.
+
+    Returns
+    -------
+    scores : dict
+        ``completeness``, ``purity`` and ``f1`` (floats).  Purity is 0 for
+        an empty catalog (as scikit-learn's ``zero_division=0``),
+        completeness is NaN for an empty reference, and F1 is 0 whenever
+        completeness or purity is not positive.
+
+    Raises
+    ------
+    ValueError
+        If a count is negative or not an integer, or ``n_matched`` exceeds
+        ``n_sources`` or ``n_reference``.
+
+    Examples
+    --------
+    >>> from astrofmx.compare import catalog_scores
+    >>> catalog_scores(8, 10, 16)
+    {'completeness': 0.5, 'purity': 0.8, 'f1': 0.6153846153846154}
+    >>> catalog_scores(0, 0, 5)["f1"]
+    0.0
+    """
+    counts = {"n_matched": n_matched, "n_sources": n_sources, "n_reference": n_reference}
+    for name, value in counts.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    if n_matched > min(n_sources, n_reference):
+        raise ValueError(f"n_matched ({n_matched}) cannot exceed n_sources ({n_sources}) or n_reference "
+                         f"({n_reference}): a one-to-one match uses each source once")
+    completeness = n_matched / n_reference if n_reference else float("nan")
+    purity = n_matched / n_sources if n_sources else 0.0
+    f1 = 2 * completeness * purity / (completeness + purity) if (completeness + purity) > 0 else 0.0
+    return {"completeness": float(completeness), "purity": float(purity), "f1": float(f1)}
 
 
 def match_metrics(catalog, reference, radius, *, method="hungarian"):
     """Completeness, purity and F1 of a catalog against a reference catalog.
 
     Sources are matched one-to-one with `crossmatch`; then
+    `catalog_scores` gives
 
     - completeness (recall) = matched / sources in the reference,
     - purity (precision) = matched / sources in the catalog,
@@ -60,13 +115,10 @@ def match_metrics(catalog, reference, radius, *, method="hungarian"):
                          "check the reference file or the image it belongs to")
     matches = crossmatch(catalog, reference, radius, method=method)
     n_cat, n_ref, n_match = len(catalog), len(reference), matches.meta["n_matched"]
-    completeness = n_match / n_ref
-    purity = n_match / n_cat if n_cat else 0.0
-    f1 = 2 * completeness * purity / (completeness + purity) if (completeness + purity) > 0 else 0.0
     sep_unit = matches["separation"].unit
     median = np.median(matches["separation"]) if n_match else np.nan * sep_unit
-    return {"n_sources": n_cat, "n_reference": n_ref, "n_matched": n_match, "completeness": float(completeness),
-            "purity": float(purity), "f1": float(f1), "median_separation": median}
+    return {"n_sources": n_cat, "n_reference": n_ref, "n_matched": n_match,
+            **catalog_scores(n_match, n_cat, n_ref), "median_separation": median}
 
 
 def compare_catalogs(catalogs, reference, radius, *, image=None, plot=None, method="hungarian", overwrite=False):

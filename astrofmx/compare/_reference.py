@@ -11,14 +11,14 @@ from astropy.table import QTable, Table
 
 from ..io import make_source_catalog
 
-__all__ = ["read_reference_catalog", "sky_ellipse_bbox"]
+__all__ = ["read_reference_catalog"]
 
 logger = logging.getLogger(__name__)
 
 _FORMATS = ("auto", "aegean", "pybdsf", "sextractor", "generic")
 
 
-def sky_ellipse_bbox(centers, major, minor, pa, wcs, *, n_points=72):
+def _sky_ellipse_bbox(centers, major, minor, pa, wcs, *, n_points=72):
     """Pixel bounding boxes of ellipses given on the sky.
 
     The boundary of each ellipse (semi-axes ``major / 2`` and ``minor / 2``,
@@ -50,14 +50,14 @@ def sky_ellipse_bbox(centers, major, minor, pa, wcs, *, n_points=72):
     >>> import astropy.units as u
     >>> from astropy.coordinates import SkyCoord
     >>> from astropy.wcs import WCS
-    >>> from astrofmx.compare import sky_ellipse_bbox
+    >>> from astrofmx.compare._reference import _sky_ellipse_bbox
     >>> wcs = WCS(naxis=2)
     >>> wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
     >>> wcs.wcs.cdelt = [-1 / 3600, 1 / 3600]  # 1 arcsec pixels
     >>> wcs.wcs.crval = [150, 2]
     >>> wcs.wcs.crpix = [51, 51]
-    >>> box = sky_ellipse_bbox(SkyCoord([150], [2], unit="deg"), [10] * u.arcsec, [4] * u.arcsec,
-    ...                        [0] * u.deg, wcs)
+    >>> box = _sky_ellipse_bbox(SkyCoord([150], [2], unit="deg"), [10] * u.arcsec, [4] * u.arcsec,
+    ...                         [0] * u.deg, wcs)
     >>> [round(float(v), 3) for v in box[0]]  # 4 arcsec wide, 10 arcsec high
     [48.0, 45.0, 52.0, 55.0]
     """
@@ -146,7 +146,7 @@ def read_reference_catalog(source, *, wcs=None, format="auto"):
     generic tables with ``ra``/``dec`` or ``x``/``y`` columns.
 
     Source extents become boxes: the bounding box of the FWHM ellipse for
-    Gaussian components (see `sky_ellipse_bbox`), ``+-3 sqrt(X2_IMAGE)`` by
+    Gaussian components (projected exactly through the WCS), ``+-3 sqrt(X2_IMAGE)`` by
     ``+-3 sqrt(Y2_IMAGE)`` for SExtractor, zero-size boxes where a catalog
     has no shapes.
 
@@ -252,7 +252,7 @@ def read_reference_catalog(source, *, wcs=None, format="auto"):
     if xy is not None:
         x, y = xy
         if shape is not None and wcs is not None:
-            boxes = sky_ellipse_bbox(sky, *shape, wcs)
+            boxes = _sky_ellipse_bbox(sky, *shape, wcs)
         elif pixel_half is not None:
             hx, hy = pixel_half
             boxes = np.stack([x - hx, y - hy, x + hx, y + hy], axis=1)

@@ -10,7 +10,7 @@ from scipy.optimize import linear_sum_assignment  # noqa: F401  (the documented 
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import maximum_bipartite_matching
 
-from astrofmx.compare import compare_catalogs, crossmatch, match_metrics
+from astrofmx.compare import catalog_scores, compare_catalogs, crossmatch, match_metrics
 from astrofmx.io import make_source_catalog
 
 
@@ -163,6 +163,21 @@ def test_metrics_of_empty_catalogs():
     with pytest.raises(ValueError, match="reference catalog is empty"):
         match_metrics(truth, empty, 1 * u.pix)
 
+
+def test_catalog_scores_from_counts():
+    m = match_metrics(_pix_catalog([[0.5, 0], [10, 0.5], [50, 50]]),
+                      _pix_catalog([[0, 0], [10, 0], [20, 0], [30, 0]]), 1 * u.pix)
+    assert catalog_scores(2, 3, 4) == {k: m[k] for k in ("completeness", "purity", "f1")}
+    assert catalog_scores(0, 0, 4) == {"completeness": 0.0, "purity": 0.0, "f1": 0.0}
+    empty_ref = catalog_scores(0, 3, 0)  # counts summed over images where no reference source was found
+    assert np.isnan(empty_ref["completeness"]) and (empty_ref["purity"], empty_ref["f1"]) == (0.0, 0.0)
+    assert catalog_scores(np.int64(5), 5, 5)["f1"] == 1.0
+    with pytest.raises(ValueError, match="n_matched .5. cannot exceed n_sources .3."):
+        catalog_scores(5, 3, 10)
+    with pytest.raises(ValueError, match="n_sources must be a non-negative integer, got -1"):
+        catalog_scores(0, -1, 2)
+    with pytest.raises(ValueError, match="n_reference must be a non-negative integer, got 2.5"):
+        catalog_scores(0, 1, 2.5)
 
 def test_compare_catalogs_table():
     truth = _pix_catalog([[0, 0], [10, 0]])

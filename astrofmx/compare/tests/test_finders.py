@@ -1,5 +1,6 @@
 """Classical finders on a seeded simulated field and on the real radio and optical images."""
 
+import os
 import sys
 
 import astropy.units as u
@@ -19,7 +20,7 @@ PYBDSF = "radio/pybdsf/tbdsf_process_image.in_fits.pybdsf."
 AEGEAN_RADIUS = 14.4 * u.arcmin / 2  # half the beam FWHM
 
 try:
-    import bdsf  # noqa: F401
+    import bdsf
 
     HAS_BDSF = True
 except ImportError:
@@ -47,7 +48,7 @@ def _field(rng, n=25, size=160, sigma=1.5, nan_corner=True):
     return img.astype(np.float32), truth
 
 
-@pytest.mark.parametrize("finder, kwargs", [(find_sources_photutils, {}), (find_sources_sep, {"nsigma": 3})])
+@pytest.mark.parametrize("finder, kwargs", [(find_sources_photutils, {}), (find_sources_sep, {"n_sigma": 3})])
 def test_finders_recover_simulated_sources(finder, kwargs, rng):
     img, truth = _field(rng)
     cat = finder(img, background_box=32, **kwargs)
@@ -83,18 +84,34 @@ def test_finders_accept_nddata_with_mask_and_wcs(rng):
 def test_pure_noise_gives_empty_catalog_and_warning(rng):
     noise = rng.normal(0, 1, (96, 96))
     with pytest.warns(NoDetectionsWarning, match="photutils"):
-        cat = find_sources_photutils(noise, nsigma=8, background_box=32)
+        cat = find_sources_photutils(noise, n_sigma=8, background_box=32)
     assert len(cat) == 0 and "flux" in cat.colnames
     with pytest.warns(NoDetectionsWarning, match="sep"):
-        assert len(find_sources_sep(noise, nsigma=8, background_box=32)) == 0
+        assert len(find_sources_sep(noise, n_sigma=8, background_box=32)) == 0
 
+
+def test_old_parameter_names_still_work_with_a_deprecation_warning(rng):
+    img, _ = _field(rng, n=6, size=96, nan_corner=False)
+    new = find_sources_photutils(img, n_sigma=6, n_pixels=6, n_levels=16, background_box=32)
+    with pytest.warns(DeprecationWarning) as record:
+        old = find_sources_photutils(img, nsigma=6, npixels=6, nlevels=16, background_box=32)
+    messages = sorted(str(r.message) for r in record)
+    assert len(messages) == 3 and all("deprecated" in m for m in messages)
+    assert all(f'Use argument "{n}" instead' in m for n, m in zip(["n_levels", "n_pixels", "n_sigma"], messages))
+    assert old.meta["parameters"] == new.meta["parameters"] and len(old) == len(new) > 0
+    assert np.array_equal(old["x_centroid"], new["x_centroid"])
+    with pytest.warns(DeprecationWarning, match='Use argument "n_sigma" instead'):
+        assert len(find_sources_sep(img, nsigma=6, background_box=32)) == len(
+            find_sources_sep(img, n_sigma=6, background_box=32))
+    with pytest.raises(TypeError, match="nsigma"), pytest.warns(DeprecationWarning):
+        find_sources_photutils(img, nsigma=6, n_sigma=6)
 
 def test_bad_inputs(rng):
     img = rng.normal(size=(64, 64))
-    with pytest.raises(ValueError, match="nsigma must be a positive number, got -1"):
-        find_sources_photutils(img, nsigma=-1)
-    with pytest.raises(ValueError, match="npixels must be a positive integer, got 2.5"):
-        find_sources_photutils(img, npixels=2.5)
+    with pytest.raises(ValueError, match="n_sigma must be a positive number, got -1"):
+        find_sources_photutils(img, n_sigma=-1)
+    with pytest.raises(ValueError, match="n_pixels must be a positive integer, got 2.5"):
+        find_sources_photutils(img, n_pixels=2.5)
     with pytest.raises(ValueError, match="filter_fwhm must be zero or a positive number"):
         find_sources_sep(img, filter_fwhm=-2)
     with pytest.raises(ValueError, match="background_box must not exceed the image size"):
@@ -175,3 +192,23 @@ def test_pybdsf_on_aegean_field(aegean, bundled_radio_image):
     cat = find_sources_pybdsf(bundled_radio_image, catalog_type="gaul")
     m = match_metrics(cat, ref, AEGEAN_RADIUS)
     assert m["completeness"] >= 0.55 and m["purity"] >= 0.7, m
+
+
+@pytest.mark.skipif(not HAS_BDSF, reason="PyBDSF (optional, pip install bdsf) is not installed")
+def test_pybdsf_runs_in_its_own_process(tmp_path, monkeypatch):
+    """PyBDSF's files, logging handlers and working directory stay out of the caller; its errors come back."""
+    import logging
+
+    from astrofmx.datasets import simulate_radio_field
+
+    field = simulate_radio_field((96, 96), seed=3, pixel_scale=1.5 * u.arcsec, beam_fwhm=6 * u.arcsec,
+                                 rms=2e-5 * u.Jy / u.beam).to_hdu()
+    monkeypatch.chdir(tmp_path)
+    handlers = {name: list(logging.getLogger(name).handlers) for name in ("", "PyBDSF")}
+    cat = find_sources_pybdsf(field)
+    assert len(cat) > 0 and cat.meta["bdsf_version"] == bdsf.__version__
+    with pytest.raises(RuntimeError, match="PyBDSF failed on the image: Input parameter 'not_an_option' not "
+                                           "recognized"):
+        find_sources_pybdsf(field, not_an_option=1)
+    assert {name: list(logging.getLogger(name).handlers) for name in handlers} == handlers
+    assert os.getcwd() == str(tmp_path) and list(tmp_path.iterdir()) == []

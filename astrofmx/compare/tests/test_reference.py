@@ -7,7 +7,8 @@ from astropy.coordinates import SkyCoord
 from astropy.table import Table
 from astropy.wcs import WCS
 
-from astrofmx.compare import read_reference_catalog, sky_ellipse_bbox
+from astrofmx.compare import read_reference_catalog
+from astrofmx.compare._reference import _sky_ellipse_bbox
 from astrofmx.datasets import get_bundled_path
 from astrofmx.io import load_image
 
@@ -87,8 +88,8 @@ def test_sky_ellipse_bbox_rotation():
     wcs.wcs.crval = [150, 2]
     wcs.wcs.crpix = [51, 51]
     c = SkyCoord([150] * 3, [2] * 3, unit="deg")
-    boxes = sky_ellipse_bbox(c, [10, 10, 10] * u.arcsec, [4, 4, 10] * u.arcsec, [0, 90, 30] * u.deg, wcs)
+    boxes = _sky_ellipse_bbox(c, [10, 10, 10] * u.arcsec, [4, 4, 10] * u.arcsec, [0, 90, 30] * u.deg, wcs)
     w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
     np.testing.assert_allclose(w, [4, 10, 10], atol=0.01)   # PA 0: major axis north-south
     np.testing.assert_allclose(h, [10, 4, 10], atol=0.01)   # PA 90: major axis east-west; circle
-    assert sky_ellipse_bbox(c[:0], [] * u.arcsec, [] * u.arcsec, [] * u.deg, wcs).shape == (0, 4)
+    assert _sky_ellipse_bbox(c[:0], [] * u.arcsec, [] * u.arcsec, [] * u.deg, wcs).shape == (0, 4)

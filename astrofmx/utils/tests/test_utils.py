@@ -9,11 +9,15 @@ from astrofmx.utils import (atomic_write, autocast, check_overwrite, cpu_support
 
 
 def test_progress_bar_disabled_is_silent(capsys):
+    from tqdm.auto import tqdm
+
     bar = progress_bar(range(5), enabled=False, desc="x")
+    assert isinstance(bar, tqdm) and bar.disable
     assert list(bar) == [0, 1, 2, 3, 4]
     with progress_bar(total=3, enabled=False) as manual:
         manual.update(2)
-        assert manual.n == 2
+        manual.set_postfix(done=2)
+        manual.set_description("y")
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
 
