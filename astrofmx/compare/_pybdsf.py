@@ -2,8 +2,8 @@
 
 import importlib.util
 import logging
+import json
 import os
-import pickle
 import subprocess
 import sys
 import tempfile
@@ -66,14 +66,23 @@ def _frequency(header):
                 1.4e9)
 
 
+def _plain(value):
+    """JSON form of the numpy scalars and arrays an option may hold."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"PyBDSF option value {value!r} of type {type(value).__name__} cannot be passed to PyBDSF")
+
+
 def _run_pybdsf(data, hdr, options, catalog_type):
     """Run ``bdsf.process_image`` on ``data`` in a child process; the catalog columns it measured."""
     from astropy.io import fits
 
     with tempfile.TemporaryDirectory(prefix="astrofmx-pybdsf-") as tmp:
         fits.PrimaryHDU(data, header=hdr).writeto(os.path.join(tmp, "image.fits"))
-        with open(os.path.join(tmp, "job.pkl"), "wb") as f:
-            pickle.dump({"options": options, "catalog_type": catalog_type}, f)
+        with open(os.path.join(tmp, "job.json"), "w") as f:  # plain data only: no pickle between processes
+            json.dump({"options": options, "catalog_type": catalog_type}, f, default=_plain)
         # PyBDSF writes its log next to the input and other files in the working directory: both are tmp.
         # The child gets this process's sys.path (as multiprocessing's spawn does) and runs as ``-c`` so
         # that the folder of this package is not put in front of its path
@@ -91,8 +100,10 @@ def _run_pybdsf(data, hdr, options, catalog_type):
                 lines = (proc.stderr or "").strip().splitlines()
                 message = lines[-1] if lines else f"the PyBDSF process exited with status {proc.returncode}"
             raise RuntimeError(f"PyBDSF failed on the image: {message}; check the beam and thresholds")
-        with open(os.path.join(tmp, "catalog.pkl"), "rb") as f:
-            return pickle.load(f)  # written by our own child process
+        with np.load(os.path.join(tmp, "catalog.npz"), allow_pickle=False) as npz:
+            result = {name: npz[name] for name in npz.files}
+        result["bdsf_version"] = str(result["bdsf_version"]) or None
+        return result
 
 
 def find_sources_pybdsf(image, *, thresh_isl=3.0, thresh_pix=5.0, catalog_type="srl", beam=None, rms_box=None,

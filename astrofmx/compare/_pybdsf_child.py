@@ -1,8 +1,8 @@
 """Runs ``bdsf.process_image`` in a process of its own for `find_sources_pybdsf`.
 
-``python -c "<this file's text>" FOLDER`` reads ``FOLDER/job.pkl`` (the options,
+``python -c "<this file's text>" FOLDER`` reads ``FOLDER/job.json`` (the options,
 the catalog type) and ``FOLDER/image.fits``, and writes the catalog columns
-to ``FOLDER/catalog.pkl``, or PyBDSF's error message to ``FOLDER/error.txt``
+to ``FOLDER/catalog.npz``, or PyBDSF's error message to ``FOLDER/error.txt``
 and exits with status 1.  PyBDSF changes the working directory's files, the
 logging configuration and leaves FITS handles open: in this process none of
 that reaches the caller.  The script imports only numpy and bdsf (not
@@ -10,7 +10,7 @@ astrofmx), so it runs with the caller's ``sys.path`` whatever that is.
 """
 
 import os
-import pickle
+import json
 import sys
 import warnings
 
@@ -37,17 +37,18 @@ def _columns(img, catalog_type):
 def _run(folder):
     import bdsf
 
-    with open(os.path.join(folder, "job.pkl"), "rb") as f:
-        job = pickle.load(f)  # written by find_sources_pybdsf for this process
+    with open(os.path.join(folder, "job.json")) as f:
+        job = json.load(f)  # written by find_sources_pybdsf for this process
+    # JSON has no tuples; PyBDSF's option types (beam, rms_box, ...) want them
+    options = {k: tuple(v) if isinstance(v, list) else v for k, v in job["options"].items()}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # PyBDSF's own warnings, and the FITS handle it leaves open
-        img = bdsf.process_image(os.path.join(folder, "image.fits"), **job["options"])
+        img = bdsf.process_image(os.path.join(folder, "image.fits"), **options)
         if img is None:
             raise RuntimeError("bdsf.process_image returned None")
         result = _columns(img, job["catalog_type"])
-    result["bdsf_version"] = getattr(bdsf, "__version__", None)
-    with open(os.path.join(folder, "catalog.pkl"), "wb") as f:
-        pickle.dump(result, f)
+    result["bdsf_version"] = np.array(str(getattr(bdsf, "__version__", "") or ""))
+    np.savez(os.path.join(folder, "catalog.npz"), **result)
 
 
 def main(argv):
