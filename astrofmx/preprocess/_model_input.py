@@ -6,7 +6,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.nddata import NDData
 
-from ._normalize import IMAGENET_MEAN, IMAGENET_STD, resolve_normalizer
+from ._presets import IMAGENET_MEAN, IMAGENET_STD, resolve_normalizer
 from ._resample import PixelMapping, resample_image
 
 __all__ = ["to_model_input", "to_model_batch"]
