@@ -58,6 +58,16 @@ class FittedNormalizer:
         -------
         out : `~numpy.ndarray`
             float32 in [0, 1], the shape of ``data``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from astrofmx.preprocess import get_preset
+        >>> image = np.random.default_rng(5).normal(0.0, 1.0, (96, 96))
+        >>> fitted = get_preset("radio-local").fit(image)
+        >>> window = fitted(image[32:64, 48:96], origin=(32, 48))
+        >>> bool(np.allclose(window, get_preset("radio-local")(image)[32:64, 48:96], atol=1e-6))
+        True
         """
         x = np.array(data, dtype=np.float32)
         if x.ndim != 2:

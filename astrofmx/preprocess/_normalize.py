@@ -171,6 +171,15 @@ snr=False, threshold=None, fill='zero', per_channel=True)
     def replace(self, **changes):
         """A copy with some parameters changed (`dataclasses.replace`).
 
+        Parameters
+        ----------
+        **changes
+            New values of any of the parameters above.
+
+        Returns
+        -------
+        normalizer : `Normalizer`
+
         Examples
         --------
         >>> from astrofmx.preprocess import get_preset
@@ -285,6 +294,13 @@ snr=False, threshold=None, fill='zero', per_channel=True)
         -------
         out : `~numpy.ndarray`
             float32, same shape as ``data``, values in [0, 1].
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from astrofmx.preprocess import Normalizer
+        >>> Normalizer()(np.array([[0.0, 5.0], [10.0, np.nan]])).tolist()  # min-max; NaN filled with 0
+        [[0.0, 0.5], [1.0, 0.0]]
         """
         data = np.asarray(data)
         if data.ndim not in (2, 3):
@@ -370,6 +386,17 @@ snr=False, threshold=None, fill='zero', per_channel=True)
         Only the interval and stretch are carried over (no background
         subtraction), so use it on ``data`` as it is to display it in
         matplotlib the way the model sees it in the simple cases.
+
+        Parameters
+        ----------
+        data : array-like, 2-D
+            The image whose limits are found.
+        mask : array-like of bool, optional
+            True for pixels to leave out of the limits.
+
+        Returns
+        -------
+        norm : `~astropy.visualization.ImageNormalize`
 
         Examples
         --------

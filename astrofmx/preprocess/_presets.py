@@ -45,6 +45,28 @@ class PerChannelNormalizer:
         return f"PerChannelNormalizer({list(self.normalizers)!r})"
 
     def __call__(self, data, mask=None):
+        """Normalize each channel of ``data`` with its own normalizer.
+
+        Parameters
+        ----------
+        data : array-like, shape (C, H, W)
+            One channel per normalizer.
+        mask : array-like of bool, optional
+            True for pixels to ignore; a 2-D mask applies to every channel.
+
+        Returns
+        -------
+        out : `~numpy.ndarray`
+            float32, shape ``(C, H, W)``, values in [0, 1].
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from astrofmx.preprocess import PerChannelNormalizer
+        >>> out = PerChannelNormalizer(["minmax", "minmax"])(np.arange(8.0).reshape(2, 2, 2))
+        >>> out.dtype, out[0].round(3).tolist(), out[1].round(3).tolist()  # each channel its own limits
+        (dtype('float32'), [[0.0, 0.333], [0.667, 1.0]], [[0.0, 0.333], [0.667, 1.0]])
+        """
         data = np.asarray(data)
         if data.ndim != 3 or data.shape[0] != len(self.normalizers):
             raise ValueError(f"data must be (C, H, W) with C = {len(self.normalizers)} channels, "
@@ -95,6 +117,12 @@ PRESETS = types.MappingProxyType(_make_presets())
 def list_presets():
     """Names of the normalization presets.
 
+    Returns
+    -------
+    names : list of str
+        Sorted; each is accepted by `get_preset` and wherever a
+        ``normalizer=`` is expected.
+
     Examples
     --------
     >>> from astrofmx.preprocess import list_presets
@@ -134,11 +162,33 @@ def resolve_normalizer(normalizer):
     None means the data are already in [0, 1]: they are only checked and
     NaN/masked pixels set to 0.
 
+    Parameters
+    ----------
+    normalizer : str, callable or None
+        A preset name (`list_presets`), a `~astrofmx.preprocess.Normalizer`
+        or any callable ``f(data, mask=None)``, or None.
+
+    Returns
+    -------
+    normalize : callable
+        ``f(data, mask=None)`` returning float32 values in [0, 1].
+
+    Raises
+    ------
+    ValueError
+        For an unknown preset name (and, when called, for data outside
+        [0, 1] with ``normalizer=None``).
+    TypeError
+        For anything else.
+
     Examples
     --------
     >>> from astrofmx.preprocess import resolve_normalizer
     >>> resolve_normalizer("radio").name
     'radio'
+    >>> import numpy as np
+    >>> resolve_normalizer(None)(np.array([[0.2, np.nan]])).tolist()
+    [[0.20000000298023224, 0.0]]
     """
     if normalizer is None:
         return _identity
