@@ -64,7 +64,7 @@ class PerChannelNormalizer:
         >>> import numpy as np
         >>> from astrofmx.preprocess import PerChannelNormalizer
         >>> out = PerChannelNormalizer(["minmax", "minmax"])(np.arange(8.0).reshape(2, 2, 2))
-        >>> out.dtype, out[0].round(3).tolist(), out[1].round(3).tolist()  # each channel its own limits
+        >>> out.dtype, out[0].astype(float).round(3).tolist(), out[1].astype(float).round(3).tolist()
         (dtype('float32'), [[0.0, 0.333], [0.667, 1.0]], [[0.0, 0.333], [0.667, 1.0]])
         """
         data = np.asarray(data)
