@@ -113,7 +113,8 @@ def catalog_sky_positions(table, wcs=None):
     """Sky positions of the sources of a catalog, or None when it has none.
 
     Looked up in this order: a ``sky_centroid`` `~astropy.coordinates.SkyCoord`
-    column (any other SkyCoord column next), then the sky columns (``ra``/``dec``, ``RA``/``DEC``, ``RAJ2000``/``DEJ2000``,
+    column (any other SkyCoord column next), then the sky columns
+    (``ra``/``dec``, ``RA``/``DEC``, ``RAJ2000``/``DEJ2000``,
     ``ra_deg``/``dec_deg``, ``ALPHA_J2000``/``DELTA_J2000``...; degrees
     unless they carry units), then, with ``wcs``, the pixel columns of
     `catalog_positions` converted through the WCS.

@@ -17,7 +17,7 @@ import numpy as np
 from astropy.visualization import (BaseInterval, BaseStretch, LinearStretch, ManualInterval, MinMaxInterval,
                                    ZScaleInterval)
 
-from ._background import _bad_pixels, _check_2d, _global_stats, estimate_background_mesh, _sample_pixels
+from ._background import _check_2d, _global_stats, _sample_pixels, estimate_background_mesh
 from ._fitted import FittedNormalizer
 
 __all__ = ["Normalizer"]
