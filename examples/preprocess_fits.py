@@ -11,11 +11,10 @@ Usage::
 import sys
 
 import numpy as np
-from astropy.coordinates import SkyCoord
 from astropy.table import Table
 
 from astrofmx.datasets import get_bundled_path
-from astrofmx.io import load_image
+from astrofmx.io import catalog_sky_positions, load_image
 from astrofmx.preprocess import get_preset, iter_tiles, list_presets, make_cutouts, to_model_batch, upscale
 
 
@@ -32,7 +31,7 @@ def main(path=None):
 
     # 2. tiles with overlap; each has its offset and its own WCS
     catalog = Table.read(get_bundled_path("1904_comp.fits"))
-    sky = SkyCoord(catalog["ra"], catalog["dec"], unit="deg")
+    sky = catalog_sky_positions(catalog)  # Aegean ra/dec columns, in degrees
     brightest = sky[np.argmax(catalog["peak_flux"])]
     x_img, y_img = image.wcs.world_to_pixel(brightest)
     tiles = iter_tiles(image, tile_size=96, overlap=16)

@@ -59,7 +59,7 @@ def _iter_windows(img, fitted, tile, overlap):
     """
     from ..preprocess import iter_tiles
 
-    from ..io._fits import release_mapped_pages
+    from ..io import release_mapped_pages
 
     ny, nx = img.data.shape
     row = 0
@@ -83,7 +83,7 @@ def _measure_peaks(img, boxes, fitted):
     has one (``'radio-local'``), else from a mesh of 48-pixel boxes estimated here (streamed, as BANE
     and SExtractor do), so a source is judged against the noise around it.
     """
-    from ..io._fits import release_mapped_pages
+    from ..io import release_mapped_pages
     from ..preprocess import BackgroundMesh, estimate_background_mesh
 
     n = len(boxes)
@@ -148,7 +148,7 @@ def _same_source(boxes, py, px):
 
 def _valid_at(img, iy, ix):
     """True where pixels ``(iy, ix)`` are finite and not masked (reads only those pixels, band by band)."""
-    from ..io._fits import release_mapped_pages
+    from ..io import release_mapped_pages
 
     iy, ix = np.asarray(iy, dtype=int), np.asarray(ix, dtype=int)
     ok = np.zeros(len(iy), dtype=bool)

@@ -1,6 +1,9 @@
-"""Reading FITS images with their WCS, and writing catalogs and DS9 regions."""
+"""Reading FITS images with their WCS, catalog columns, and writing catalogs and DS9 regions."""
 
 from ._catalog import *  # noqa: F401, F403
+from ._columns import *  # noqa: F401, F403
 from ._export import *  # noqa: F401, F403
 from ._fits import *  # noqa: F401, F403
+from ._header import *  # noqa: F401, F403
+from ._pixels import *  # noqa: F401, F403
 from ._regions import *  # noqa: F401, F403

@@ -84,6 +84,10 @@ def write_catalog(catalog, filename, *, format=None, overwrite=False):
     overwrite : bool, optional
         Replace an existing file.
 
+    Returns
+    -------
+    None
+
     Raises
     ------
     FileExistsError

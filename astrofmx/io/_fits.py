@@ -1,181 +1,23 @@
 """Loading FITS images (and arrays) as float32 2-D `~astropy.nddata.NDData` with a celestial WCS."""
 
-import contextlib
 import logging
-import mmap
 import os
-import re
-import warnings
 from pathlib import Path
 
-import astropy.units as u
 import numpy as np
 from astropy.io import fits
-from astropy.io.fits.verify import VerifyWarning
 from astropy.nddata import NDData
-from astropy.wcs import WCS, FITSFixedWarning
+from astropy.wcs import WCS
 
-from ..utils import AstrofmxWarning
+from ._header import _header_notes_logged, _image_wcs, _quiet_wcs, parse_bunit
+from ._pixels import _invalid_mask, _memmap_plane, _to_float32, is_lazy_array
 
-__all__ = ["load_image", "require_celestial_wcs", "parse_bunit"]
+__all__ = ["load_image"]
 
 logger = logging.getLogger(__name__)
 
-# rows are converted to float32 in blocks of about this many bytes, so that
-# scaled integer plates and big-endian memmaps never need a full float64 copy
-_BLOCK_BYTES = 1 << 22
-# above this size the pages of a memory-mapped file are released after each block
-_RELEASE_BYTES = 1 << 26
-
 _ACCEPTED = ("a path (str or pathlib.Path) to a FITS file, an HDUList, an image HDU, "
              "a (array, WCS or Header) tuple, an NDData/CCDData, or a 2-D numpy or dask array")
-
-# FITS BUNIT spellings that astropy's parsers do not take as they are
-_UNIT_ALIASES = {"jy": "Jy", "beam": "beam", "beams": "beam", "electrons": "electron", "electron": "electron",
-                 "e-": "electron", "counts": "count", "count": "count", "pixel": "pix", "pixels": "pix",
-                 "pix": "pix", "adu": "adu", "dn": "DN", "mjy": "mJy", "ujy": "uJy", "k": "K", "sr": "sr",
-                 "nanomaggy": "nanomaggy", "nanomaggies": "nanomaggy", "maggy": "maggy", "s": "s", "sec": "s"}
-
-
-def parse_bunit(bunit):
-    """Parse a FITS ``BUNIT`` string into an astropy unit, tolerating common spellings.
-
-    Tries the FITS standard, then astropy's generic format, then a
-    case-insensitive reading of each word (``JY/BEAM`` -> ``Jy / beam``,
-    ``ELECTRONS`` -> ``electron``).
-
-    Parameters
-    ----------
-    bunit : str or None
-        The header value.
-
-    Returns
-    -------
-    unit : `~astropy.units.UnitBase` or None
-        None for a missing or blank value, or one that cannot be parsed (then
-        an `~astrofmx.utils.AstrofmxWarning` names it).
-
-    Examples
-    --------
-    >>> from astrofmx.io import parse_bunit
-    >>> parse_bunit("JY/BEAM")
-    Unit("Jy / beam")
-    >>> parse_bunit("") is None
-    True
-    """
-    if bunit is None:
-        return None
-    text = str(bunit).strip()
-    if not text:
-        return None
-    for fmt in ("fits", None):
-        try:
-            return u.Unit(text, format=fmt, parse_strict="raise")
-        except (ValueError, TypeError):
-            pass
-
-    def _fix(match):
-        word = match.group(0)
-        return _UNIT_ALIASES.get(word.lower(), word)
-
-    fixed = re.sub(r"[A-Za-z][A-Za-z\-]*", _fix, text)
-    try:
-        return u.Unit(fixed, parse_strict="raise")
-    except (ValueError, TypeError):
-        try:
-            return u.Unit(fixed.lower(), parse_strict="raise")
-        except (ValueError, TypeError):
-            pass
-    warnings.warn(f"BUNIT {text!r} is not a unit astropy can parse; the image unit is left as None",
-                  AstrofmxWarning)
-    return None
-
-
-def require_celestial_wcs(wcs, *, purpose="sky coordinates"):
-    """Return the 2-D celestial part of ``wcs``, or raise a helpful error.
-
-    Parameters
-    ----------
-    wcs : `~astropy.wcs.WCS` or None
-        The WCS of an image (e.g. ``load_image(...).wcs``).
-    purpose : str, optional
-        What the celestial WCS is needed for; used in the error message.
-
-    Returns
-    -------
-    wcs : `~astropy.wcs.WCS`
-        ``wcs.celestial``.
-
-    Raises
-    ------
-    ValueError
-        If ``wcs`` is None or has no celestial (longitude and latitude) axes.
-
-    Examples
-    --------
-    >>> from astropy.wcs import WCS
-    >>> from astrofmx.io import require_celestial_wcs
-    >>> w = WCS(naxis=2); w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
-    >>> require_celestial_wcs(w).naxis
-    2
-    >>> require_celestial_wcs(None)
-    Traceback (most recent call last):
-    ...
-    ValueError: sky coordinates need a celestial WCS, but the image has none ...
-    """
-    if wcs is None:
-        raise ValueError(f"{purpose} need a celestial WCS, but the image has none (no WCS in the header, or it "
-                         "was dropped); load a FITS file with CTYPE1/CTYPE2 such as RA---TAN/DEC--TAN, pass "
-                         "(array, wcs) to load_image, or work in pixel coordinates instead")
-    if not isinstance(wcs, WCS):
-        low = getattr(wcs, "low_level_wcs", None)
-        if isinstance(low, WCS):
-            wcs = low
-        else:
-            raise TypeError(f"wcs must be an astropy.wcs.WCS, got {type(wcs).__name__}")
-    if not wcs.has_celestial:
-        ctypes = list(wcs.wcs.ctype)
-        raise ValueError(f"{purpose} need a celestial WCS, but the image's WCS has no celestial axes "
-                         f"(CTYPE = {ctypes!r}); only pixel coordinates are available for this image")
-    return wcs.celestial
-
-
-# ---------------------------------------------------------------------------------------------------------
-# helpers
-
-
-def _is_header_note(w):
-    return (issubclass(w.category, (FITSFixedWarning, VerifyWarning))
-            or "header keyword is invalid" in str(w.message))
-
-
-@contextlib.contextmanager
-def _header_notes_logged():
-    """Log (not raise) astropy's warnings about repaired or non-standard header cards."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            yield
-        finally:
-            pending = list(caught)
-    for w in pending:
-        if _is_header_note(w):
-            logger.debug("FITS header note: %s", w.message)
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-
-
-def _quiet_wcs(header, fobj=None):
-    """Build a WCS from a header, logging (not raising) astropy's header-repair warnings."""
-    with _header_notes_logged():
-        try:
-            wcs = WCS(header, fobj=fobj, relax=True)
-        except Exception as exc:  # invalid WCS keywords: keep the pixels, drop the WCS
-            warnings.warn(f"the header's WCS could not be read ({exc}); the image has no WCS",
-                          AstrofmxWarning)
-            wcs = None
-    return wcs
-
 
 def _describe_hdus(hdul):
     parts = []
@@ -228,99 +70,6 @@ def _normalize_plane(plane, extra_shape):
     return tuple(out)
 
 
-def _image_wcs(wcs, ndim, shape2d):
-    """The 2-D celestial WCS for a data array whose last two numpy axes are the image (or None)."""
-    if wcs is None:
-        return None
-    if wcs.naxis < 2 or not wcs.has_celestial:
-        logger.debug("dropping a WCS without celestial axes (CTYPE=%r)", list(wcs.wcs.ctype))
-        return None
-    if {wcs.wcs.lng, wcs.wcs.lat} != {0, 1}:
-        raise ValueError(f"the celestial axes of the WCS are FITS axes {wcs.wcs.lng + 1} and {wcs.wcs.lat + 1}; "
-                         "astrofmx needs them as axes 1 and 2 (the image plane): transpose the data and the "
-                         "WCS (wcs.swapaxes) first")
-    cel = wcs.celestial
-    cel.pixel_shape = (shape2d[1], shape2d[0])
-    return cel
-
-
-def _to_float32(raw, index, *, bscale=1.0, bzero=0.0, blank=None, release=None):
-    """Native float32 copy of ``raw[index]`` made block by block (or ``raw[index]`` itself when possible)."""
-    view = raw[index] if index else raw
-    if view.ndim != 2:
-        raise ValueError(f"image data must be 2-D after choosing a plane, got shape {view.shape}")
-    scaled = (bscale != 1.0 or bzero != 0.0)
-    if (view.dtype == np.float32 and view.dtype.isnative and not scaled and blank is None):
-        return view
-    ny, nx = view.shape
-    out = np.empty((ny, nx), dtype=np.float32)
-    rows = max(1, _BLOCK_BYTES // (nx * 8))  # the working copy of a block may be float64
-    wide = view.dtype.kind in "iu" and view.dtype.itemsize > 2 or view.dtype == np.float64
-    for r0 in range(0, ny, rows):
-        blk = view[r0:r0 + rows]
-        if scaled:
-            val = blk.astype(np.float64 if wide else np.float32)
-            if bscale != 1.0:
-                val *= bscale
-            if bzero != 0.0:
-                val += bzero
-        else:
-            val = blk
-        out[r0:r0 + rows] = val
-        if blank is not None:
-            out[r0:r0 + rows][blk == blank] = np.nan
-        if release is not None:
-            release = _release_pages(release)
-    return out
-
-
-def _release_pages(hdul):
-    """Drop the pages of a large memory-mapped file already converted (they are re-read if needed).
-
-    Returns ``hdul`` to keep releasing, or None where this is not possible.
-    """
-    mm = getattr(getattr(hdul, "_file", None), "_mmap", None)  # created by astropy on first data access
-    if mm is None or len(mm) <= _RELEASE_BYTES or not _dont_need(mm):
-        return None
-    return hdul
-
-
-def _dont_need(mm):
-    """``madvise(MADV_DONTNEED)`` on an mmap: True where it worked."""
-    if not hasattr(mm, "madvise") or not hasattr(mmap, "MADV_DONTNEED"):  # pragma: no cover
-        return False
-    try:
-        mm.madvise(mmap.MADV_DONTNEED)
-    except (AttributeError, OSError, ValueError):  # pragma: no cover - platform without MADV_DONTNEED
-        return False
-    return True
-
-
-def release_mapped_pages(array):
-    """Unmap the pages of a read-only `numpy.memmap` that were read so far (no effect on other arrays).
-
-    Pages of a memory-mapped file stay in the process's resident memory once
-    read, so a pass over a 16k x 16k image would end with the whole file
-    resident (reclaimable, but counted in RSS). The tiled readers call this
-    after each strip or row of tiles; the pages are read again from the page
-    cache if needed, so results do not change.
-    """
-    mm = getattr(array, "_mmap", None)
-    if mm is not None and getattr(array, "mode", None) == "r" and len(mm) > _RELEASE_BYTES:
-        _dont_need(mm)
-
-
-def _invalid_mask(data, extra=None):
-    """True where ``data`` is NaN/inf (or ``extra`` is True); computed block by block."""
-    mask = np.empty(data.shape, dtype=bool)
-    rows = max(1, _BLOCK_BYTES // max(1, data.shape[1] * 4))
-    for r0 in range(0, data.shape[0], rows):
-        np.logical_not(np.isfinite(data[r0:r0 + rows]), out=mask[r0:r0 + rows])
-    if extra is not None:
-        mask |= extra
-    return mask
-
-
 def _finish(data, wcs, header, unit, mask, source_desc):
     mask = _invalid_mask(data, mask)
     if mask.all():
@@ -330,11 +79,6 @@ def _finish(data, wcs, header, unit, mask, source_desc):
         unit = parse_bunit(header.get("BUNIT"))
     meta = header.copy() if header is not None else fits.Header()
     return NDData(data, wcs=wcs, mask=mask, unit=unit, meta=meta, copy=False)
-
-
-def _is_lazy_array(data):
-    """A memory map or a dask array (read piece by piece rather than copied)."""
-    return isinstance(data, np.memmap) or type(data).__module__.startswith("dask.")
 
 
 def _lazy(data, wcs, header, unit, mask, source_desc):
@@ -350,30 +94,10 @@ def _lazy(data, wcs, header, unit, mask, source_desc):
     return NDData(data, wcs=wcs, mask=mask, unit=unit, meta=meta, copy=False)
 
 
-def _memmap_plane(path, h, index):
-    """A read-only `numpy.memmap` of the stored pixels of HDU ``h`` (plane ``index``), or None if not possible.
-
-    Possible for an uncompressed file whose pixels are stored as they are
-    (floating point, or integers without BSCALE/BZERO/BLANK).
-    """
-    header = h.header
-    if isinstance(h, fits.CompImageHDU) or getattr(h, "_file", None) is None:
-        return None
-    if getattr(h._file, "compression", None):
-        return None
-    bitpix = int(header["BITPIX"])
-    scaled = float(header.get("BSCALE", 1.0)) != 1.0 or float(header.get("BZERO", 0.0)) != 0.0
-    if scaled or (bitpix > 0 and "BLANK" in header):
-        return None
-    dtype = {8: "u1", 16: ">i2", 32: ">i4", 64: ">i8", -32: ">f4", -64: ">f8"}[bitpix]
-    offset = h.fileinfo()["datLoc"]
-    data = np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=tuple(h.shape))
-    return data[index] if index else data
-
 
 def _from_array(data, wcs, header, unit=None, mask=None, plane=None, source_desc="(array)", memmap=False):
     """Common path for in-memory data: physical values, optional WCS/header/mask."""
-    if memmap and _is_lazy_array(data) and len(data.shape) >= 2:
+    if memmap and is_lazy_array(data) and len(data.shape) >= 2:
         index = _normalize_plane(plane, tuple(data.shape[:-2])) if len(data.shape) > 2 else ()
         if len(data.shape) == 2 and plane is not None:
             raise ValueError(f"plane={plane!r} was given, but the image is already 2-D (shape {data.shape})")
@@ -581,6 +305,6 @@ def load_image(source, *, hdu=None, plane=None, memmap=False):
         data, wcs = source
         header = wcs if isinstance(wcs, fits.Header) else None
         return _from_array(data, wcs, header, plane=plane, source_desc="(array, wcs)", memmap=memmap)
-    if isinstance(source, np.ndarray) or _is_lazy_array(source):
+    if isinstance(source, np.ndarray) or is_lazy_array(source):
         return _from_array(source, None, None, plane=plane, source_desc="(array)", memmap=memmap)
     raise TypeError(f"source must be {_ACCEPTED}; got {type(source).__name__}")

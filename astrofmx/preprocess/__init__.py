@@ -7,7 +7,9 @@ alignment uses `reproject`; cutouts use `astropy.nddata.Cutout2D`.
 from ._align import *  # noqa: F401, F403
 from ._background import *  # noqa: F401, F403
 from ._cutouts import *  # noqa: F401, F403
+from ._fitted import *  # noqa: F401, F403
 from ._model_input import *  # noqa: F401, F403
 from ._normalize import *  # noqa: F401, F403
+from ._presets import *  # noqa: F401, F403
 from ._resample import *  # noqa: F401, F403
 from ._tiling import *  # noqa: F401, F403

@@ -3,19 +3,55 @@
 Both read the image a strip of rows at a time, so they work on a
 `numpy.memmap` (e.g. ``load_image(path, memmap=True)``) or a dask array as
 well as on an in-memory array, with memory bounded by one strip.
+
+Why the mesh is not built on `photutils.background.Background2D` or
+``sep.Background``: measured side by side (``OMP_NUM_THREADS=1``, medians
+of 3 runs, float32 noise + gradient + point sources, 64-pixel boxes, 3x3
+filter, sigma-clipped median and MAD std for photutils), against the mesh
+grid as the library uses it (the maps are interpolated window by window):
+
+=============  ===========================  ===========================
+2048 x 2048    time                         peak memory
+=============  ===========================  ===========================
+mesh grid      0.57 s                       3.1 MiB
+Background2D   1.68 s (2.9x)                60 MiB (19x)
+sep            0.14 s (0.24x)               33 MiB (10x)
+=============  ===========================  ===========================
+
+=============  ===========================  ===========================
+4096 x 4096    time                         peak memory
+=============  ===========================  ===========================
+mesh grid      2.27 s                       6.9 MiB
+Background2D   10.5 s (4.6x)                240 MiB (35x)
+sep            1.39 s (0.61x)               130 MiB (19x)
+=============  ===========================  ===========================
+
+Background2D is slower and both need the whole image in memory as a
+native-endian array (sep needs it C-contiguous), which for a 16k x 16k
+memory-mapped FITS file is a 1 GiB copy where the mesh reads 16 MiB strips.
+sep is faster, but it estimates the background with SExtractor's mode
+(2.5 median - 1.5 mean) and the noise with a clipped standard deviation:
+its maps differ from the mesh's by up to 0.25 sigma in background and 5% in
+noise (Background2D: 0.08 sigma and 4%, from its spline interpolation), and
+the default detector was trained on the mesh's normalization.
 """
 
 import dataclasses
+import logging
 import math
 
 import numpy as np
 from astropy.stats import sigma_clipped_stats
 
-__all__ = ["BackgroundMesh", "estimate_background_mesh", "sample_pixels"]
+from ..io import release_mapped_pages
+
+__all__ = ["BackgroundMesh", "estimate_background_mesh"]
+
+logger = logging.getLogger(__name__)
 
 #: Bytes of float32 pixels read at a time when streaming an image.
 _STRIP_BYTES = 16 * 2**20
-#: Images with at most this many pixels are looked at whole by `sample_pixels` (exact statistics).
+#: Images with at most this many pixels are looked at whole by `_sample_pixels` (exact statistics).
 _EXACT_PIXELS = 4096 * 4096
 #: Pixels sampled from larger images.
 _SAMPLE_PIXELS = 2**22
@@ -31,8 +67,6 @@ def _pair(value, name):
 
 def _read_rows(data, mask, r0, r1):
     """Native float32 copy of rows ``r0:r1`` and the bool array of their invalid pixels."""
-    from ..io._fits import release_mapped_pages
-
     rows = np.array(data[r0:r1], dtype=np.float32)
     release_mapped_pages(data)
     bad = ~np.isfinite(rows)
@@ -111,16 +145,72 @@ class BackgroundMesh:
         """Background and noise maps of the window ``[y0:y1, x0:x1]`` (float32 arrays).
 
         Rows or columns past the image edge (a padded tile) get the edge values.
+
+        Parameters
+        ----------
+        y0, y1, x0, x1 : int
+            The window's first and past-the-end row and column.
+
+        Returns
+        -------
+        background, noise : `~numpy.ndarray`
+            float32, shape ``(y1 - y0, x1 - x0)``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from astrofmx.preprocess import estimate_background_mesh
+        >>> mesh = estimate_background_mesh(np.random.default_rng(0).normal(3.0, 1.0, (128, 128)), box_size=64)
+        >>> bkg, noise = mesh.window(120, 136, 0, 8)  # runs 8 rows past the edge
+        >>> bkg.shape, bool(np.all(bkg[8:] == bkg[7]))
+        ((16, 8), True)
         """
         ys, xs = self._coords(np.arange(y0, y1), 0), self._coords(np.arange(x0, x1), 1)
         return self._blend(self.background, ys, xs, True), self._blend(self.noise, ys, xs, True)
 
     def maps(self):
-        """Full-size background and noise maps (for images that fit in memory)."""
+        """Full-size background and noise maps (for images that fit in memory).
+
+        Returns
+        -------
+        background, noise : `~numpy.ndarray`
+            float32, the shape of the image.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from astrofmx.preprocess import estimate_background_mesh
+        >>> image = np.random.default_rng(0).normal(3.0, 1.0, (128, 96))
+        >>> bkg, noise = estimate_background_mesh(image, box_size=32).maps()
+        >>> bkg.shape, round(float(np.median(bkg))), round(float(np.median(noise)))
+        ((128, 96), 3, 1)
+        """
         return self.window(0, self.shape[0], 0, self.shape[1])
 
     def at(self, y, x):
-        """Background and noise at pixel positions ``(y, x)`` (1-D arrays of the same length)."""
+        """Background and noise at pixel positions ``(y, x)`` (1-D arrays of the same length).
+
+        Parameters
+        ----------
+        y, x : float or array-like
+            Pixel positions (row, column; fractional positions are
+            interpolated).
+
+        Returns
+        -------
+        background, noise : `~numpy.ndarray`
+            float32, one value per position.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from astrofmx.preprocess import estimate_background_mesh
+        >>> image = np.random.default_rng(0).normal(3.0, 1.0, (128, 96))
+        >>> mesh = estimate_background_mesh(image, box_size=32)
+        >>> bkg, _ = mesh.at([10, 100], [5.5, 90])
+        >>> bool(np.allclose(bkg, [mesh.maps()[0][10, 5], mesh.maps()[0][100, 90]], atol=0.1))
+        True
+        """
         ys = self._coords(np.atleast_1d(y), 0)
         xs = self._coords(np.atleast_1d(x), 1)
         return self._blend(self.background, ys, xs, False), self._blend(self.noise, ys, xs, False)
@@ -228,7 +318,7 @@ def estimate_background_mesh(data, mask=None, *, box_size=64, filter_size=3, sig
     rms[~(rms > 0)] = np.nan
     bkg[~np.isfinite(rms)] = np.nan
     if np.isnan(bkg).all():
-        values = sample_pixels(data, mask)
+        values = _sample_pixels(data, mask)
         if values.size == 0:
             raise ValueError("every pixel is NaN, infinite or masked; cannot estimate a background")
         _, med, std = sigma_clipped_stats(values, sigma=sigma, maxiters=maxiters, stdfunc="mad_std")
@@ -244,7 +334,7 @@ def estimate_background_mesh(data, mask=None, *, box_size=64, filter_size=3, sig
     return BackgroundMesh(bkg.astype(np.float32), rms.astype(np.float32), (by, bx), (ny, nx))
 
 
-def sample_pixels(data, mask=None, *, max_samples=None, return_coords=False):
+def _sample_pixels(data, mask=None, *, max_samples=None, return_coords=False):
     """The valid pixels of an image, or a regular sample of them for large images, read strip by strip.
 
     Parameters
@@ -270,12 +360,12 @@ def sample_pixels(data, mask=None, *, max_samples=None, return_coords=False):
     Examples
     --------
     >>> import numpy as np
-    >>> from astrofmx.preprocess import sample_pixels
+    >>> from astrofmx.preprocess._background import _sample_pixels
     >>> image = np.arange(100.0).reshape(10, 10)
     >>> image[0, 0] = np.nan
-    >>> sample_pixels(image).size
+    >>> _sample_pixels(image).size
     99
-    >>> values, y, x = sample_pixels(image, max_samples=25, return_coords=True)
+    >>> values, y, x = _sample_pixels(image, max_samples=25, return_coords=True)
     >>> values.size, int(y[0]), int(x[0])  # every 2nd pixel of every 2nd row; (0, 0) is NaN
     (24, 0, 2)
     """
@@ -302,3 +392,26 @@ def sample_pixels(data, mask=None, *, max_samples=None, return_coords=False):
     if not return_coords:
         return np.concatenate(values)
     return np.concatenate(values), np.concatenate(ys), np.concatenate(xs)
+
+
+def _bad_pixels(data, mask):
+    """True where ``data`` is NaN or infinite or ``mask`` (same shape) is True."""
+    bad = ~np.isfinite(data)
+    if mask is not None:
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != data.shape:
+            raise ValueError(f"mask shape {mask.shape} does not match the data shape {data.shape}")
+        bad |= mask
+    return bad
+
+
+def _global_stats(values, sigma, maxiters=10):
+    """Sigma-clipped median and MAD standard deviation of 1-D valid values (noise 1 for a constant image)."""
+    _, median, std = sigma_clipped_stats(values, sigma=sigma, maxiters=maxiters, stdfunc="mad_std")
+    median, std = float(median), float(std)
+    if not np.isfinite(std) or std <= 0:
+        std = float(np.std(values))
+        if not np.isfinite(std) or std <= 0:
+            logger.debug("the image is constant; the noise is set to 1")
+            std = 1.0
+    return median, std

@@ -6,7 +6,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.nddata import NDData
 
-from ._normalize import IMAGENET_MEAN, IMAGENET_STD, resolve_normalizer
+from ._presets import IMAGENET_MEAN, IMAGENET_STD, resolve_normalizer
 from ._resample import PixelMapping, resample_image
 
 __all__ = ["to_model_input", "to_model_batch"]
@@ -136,6 +136,26 @@ def to_model_batch(images, **kwargs):
 
     All images must come out the same size: give ``size=`` for inputs of
     different shapes.
+
+    Parameters
+    ----------
+    images : sequence
+        Images, each anything `to_model_input` accepts.
+    **kwargs
+        Options of `to_model_input` (``normalizer``, ``size``, ``upscale``,
+        ``mean``, ``std``, ``channels``, ``interpolation``), the same for
+        every image; ``return_mapping`` is not supported.
+
+    Returns
+    -------
+    batch : `torch.Tensor`
+        float32, shape ``(N, C, H, W)``.
+
+    Raises
+    ------
+    ValueError
+        For an empty list, images of different sizes after preprocessing, or
+        ``return_mapping=True``.
 
     Examples
     --------

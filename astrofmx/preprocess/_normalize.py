@@ -12,33 +12,17 @@ import copy
 import dataclasses
 import inspect
 import logging
-import types
 
 import numpy as np
-from astropy.stats import sigma_clipped_stats
-from astropy.visualization import (AsinhStretch, AsymmetricPercentileInterval, BaseInterval, BaseStretch,
-                                   LinearStretch, ManualInterval, MinMaxInterval, ZScaleInterval)
+from astropy.visualization import (BaseInterval, BaseStretch, LinearStretch, ManualInterval, MinMaxInterval,
+                                   ZScaleInterval)
 
-__all__ = [
-    "IMAGENET_MEAN",
-    "IMAGENET_STD",
-    "BackgroundEstimate",
-    "estimate_background",
-    "Normalizer",
-    "FittedNormalizer",
-    "PerChannelNormalizer",
-    "PRESETS",
-    "get_preset",
-    "list_presets",
-    "resolve_normalizer",
-]
+from ._background import _check_2d, _global_stats, _sample_pixels, estimate_background_mesh
+from ._fitted import FittedNormalizer
+
+__all__ = ["Normalizer"]
 
 logger = logging.getLogger(__name__)
-
-#: ImageNet channel means and standard deviations (timm/torchvision defaults) applied by
-#: `~astrofmx.preprocess.to_model_input` after normalization to [0, 1].
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def _fmt(obj):
@@ -72,106 +56,6 @@ def _same(a, b):
         return False
 
 
-@dataclasses.dataclass(frozen=True)
-class BackgroundEstimate:
-    """Background level and noise of an image (scalars, or 2-D maps for a varying background).
-
-    Attributes
-    ----------
-    background : float or `~numpy.ndarray`
-        Sigma-clipped median (global) or a map interpolated from a mesh of
-        boxes (local, `~astrofmx.preprocess.estimate_background_mesh`), in
-        data units.
-    noise : float or `~numpy.ndarray`
-        Robust standard deviation (MAD-based) of the background, in data units.
-    method : str
-        ``'global'`` or ``'local'``.
-    """
-
-    background: object
-    noise: object
-    method: str
-
-
-def estimate_background(data, mask=None, *, sigma=3.0, maxiters=10, box_size=None, filter_size=3):
-    """Robust background level and noise of an image.
-
-    Parameters
-    ----------
-    data : array-like, 2-D
-        The image; NaN and infinite pixels are ignored.
-    mask : array-like of bool, optional
-        True for pixels to ignore.
-    sigma : float, optional
-        Clipping threshold in standard deviations.
-    maxiters : int, optional
-        Maximum number of clipping iterations.
-    box_size : int or tuple of int, optional
-        None (default) gives one global value from
-        `~astropy.stats.sigma_clipped_stats` (median and MAD standard
-        deviation). An int or ``(ny, nx)`` estimates a spatially varying
-        background on a mesh of boxes of that size
-        (`~astrofmx.preprocess.estimate_background_mesh`, as SExtractor and
-        `~photutils.background.Background2D` do) and returns 2-D maps.
-    filter_size : int, optional
-        Median filter size (in boxes) of the mesh.
-
-    Returns
-    -------
-    estimate : `BackgroundEstimate`
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from astrofmx.preprocess import estimate_background
-    >>> rng = np.random.default_rng(0)
-    >>> image = rng.normal(10.0, 2.0, (128, 128))
-    >>> image[60:68, 60:68] += 500  # a bright source does not bias the estimate
-    >>> est = estimate_background(image)
-    >>> round(est.background), round(est.noise)
-    (10, 2)
-    """
-    if sigma <= 0:
-        raise ValueError(f"sigma must be positive, got {sigma!r}")
-    data = np.asarray(data)
-    if data.ndim != 2:
-        raise ValueError(f"data must be 2-D, got shape {data.shape}")
-    bad = _bad_pixels(data, mask)
-    if bad.all():
-        raise ValueError("every pixel is NaN, infinite or masked; cannot estimate a background")
-    if box_size is None:
-        median, std = _global_stats(data[~bad], sigma, maxiters)
-        return BackgroundEstimate(median, std, "global")
-    from ._background import estimate_background_mesh
-
-    mesh = estimate_background_mesh(data, bad, box_size=box_size, filter_size=filter_size, sigma=sigma,
-                                    maxiters=maxiters)
-    background, noise = mesh.maps()
-    return BackgroundEstimate(background, noise, "local")
-
-
-def _bad_pixels(data, mask):
-    """True where ``data`` is NaN or infinite or ``mask`` (same shape) is True."""
-    bad = ~np.isfinite(data)
-    if mask is not None:
-        mask = np.asarray(mask, dtype=bool)
-        if mask.shape != data.shape:
-            raise ValueError(f"mask shape {mask.shape} does not match the data shape {data.shape}")
-        bad |= mask
-    return bad
-
-
-def _global_stats(values, sigma, maxiters=10):
-    """Sigma-clipped median and MAD standard deviation of 1-D valid values (noise 1 for a constant image)."""
-    _, median, std = sigma_clipped_stats(values, sigma=sigma, maxiters=maxiters, stdfunc="mad_std")
-    median, std = float(median), float(std)
-    if not np.isfinite(std) or std <= 0:
-        std = float(np.std(values))
-        if not np.isfinite(std) or std <= 0:
-            logger.debug("the image is constant; the noise is set to 1")
-            std = 1.0
-    return median, std
-
 
 _FILLS = ("zero", "background")
 
@@ -199,9 +83,10 @@ class Normalizer:
         `~astropy.visualization.LinearStretch`. Stretches compose with ``+``
         as in astropy.
     background : {None, 'global', 'local'}, optional
-        Subtract a sigma-clipped median (``'global'``) or a
-        `~photutils.background.Background2D` map (``'local'``, boxes of
-        ``box_size``).
+        Subtract a sigma-clipped median (``'global'``) or a map interpolated
+        from a mesh of boxes of ``box_size`` (``'local'``,
+        `~astrofmx.preprocess.estimate_background_mesh`); the noise is the
+        matching MAD standard deviation.
     snr : bool, optional
         Divide by the robust noise, so that values are signal-to-noise ratios.
     threshold : float, optional
@@ -286,6 +171,15 @@ snr=False, threshold=None, fill='zero', per_channel=True)
     def replace(self, **changes):
         """A copy with some parameters changed (`dataclasses.replace`).
 
+        Parameters
+        ----------
+        **changes
+            New values of any of the parameters above.
+
+        Returns
+        -------
+        normalizer : `Normalizer`
+
         Examples
         --------
         >>> from astrofmx.preprocess import get_preset
@@ -304,15 +198,13 @@ snr=False, threshold=None, fill='zero', per_channel=True)
 
         ``values``: the (sampled) valid pixels when the caller already read them (global statistics).
         """
-        from ._background import estimate_background_mesh, sample_pixels
-
         if not self._needs_background:
             return None, None
         if self.background == "local":
             mesh = estimate_background_mesh(data, mask, box_size=self.box_size, sigma=self.sigma)
             return mesh, mesh
         if values is None:
-            values = sample_pixels(data, mask, max_samples=max_samples)
+            values = _sample_pixels(data, mask, max_samples=max_samples)
         if values.size == 0:
             raise ValueError("every pixel is NaN, infinite or masked; nothing to normalize")
         return _global_stats(values, self.sigma)
@@ -322,14 +214,12 @@ snr=False, threshold=None, fill='zero', per_channel=True)
 
         The image is read once for the values (and once more for a local mesh).
         """
-        from ._background import sample_pixels
-
         if self._needs_background and self.background == "local":
             bkg, noise = self._fit_background(data, mask, max_samples)
-            values, y, x = sample_pixels(data, mask, max_samples=max_samples, return_coords=True)
+            values, y, x = _sample_pixels(data, mask, max_samples=max_samples, return_coords=True)
             b, n = bkg.at(y, x)
         else:
-            values = sample_pixels(data, mask, max_samples=max_samples)
+            values = _sample_pixels(data, mask, max_samples=max_samples)
             if values.size == 0:
                 raise ValueError("every pixel is NaN, infinite or masked; nothing to normalize")
             bkg, noise = b, n = self._fit_background(data, mask, max_samples, values=values)
@@ -404,6 +294,13 @@ snr=False, threshold=None, fill='zero', per_channel=True)
         -------
         out : `~numpy.ndarray`
             float32, same shape as ``data``, values in [0, 1].
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from astrofmx.preprocess import Normalizer
+        >>> Normalizer()(np.array([[0.0, 5.0], [10.0, np.nan]])).tolist()  # min-max; NaN filled with 0
+        [[0.0, 0.5], [1.0, 0.0]]
         """
         data = np.asarray(data)
         if data.ndim not in (2, 3):
@@ -453,7 +350,10 @@ snr=False, threshold=None, fill='zero', per_channel=True)
         mask : array-like of bool, optional
             True for pixels to ignore.
         max_samples : int, optional
-            See `~astrofmx.preprocess.sample_pixels`.
+            Largest number of pixels looked at for global statistics and limits;
+            None (default) looks at every pixel up to 4096 x 4096 and at a
+            regular sample of ``2**22`` pixels (every s-th pixel of every s-th
+            row) above that.
 
         Returns
         -------
@@ -469,13 +369,11 @@ snr=False, threshold=None, fill='zero', per_channel=True)
         >>> bool(np.array_equal(tile, get_preset("radio")(image)[64:128, 32:96]))
         True
         """
-        from ._background import _check_2d, sample_pixels
-
         _check_2d(data, mask)
         if isinstance(self.interval, ManualInterval) and None not in (self.interval.vmin, self.interval.vmax):
             # fixed limits: only the background and noise are needed, not the pixel values
             bkg, noise = self._fit_background(data, mask, max_samples)
-            if bkg is None and sample_pixels(data, mask, max_samples=max_samples).size == 0:
+            if bkg is None and _sample_pixels(data, mask, max_samples=max_samples).size == 0:
                 raise ValueError("every pixel is NaN, infinite or masked; nothing to normalize")
             return FittedNormalizer(self, bkg, noise, float(self.interval.vmin), float(self.interval.vmax))
         bkg, noise, values = self._fit_values(data, mask, max_samples)
@@ -488,6 +386,17 @@ snr=False, threshold=None, fill='zero', per_channel=True)
         Only the interval and stretch are carried over (no background
         subtraction), so use it on ``data`` as it is to display it in
         matplotlib the way the model sees it in the simple cases.
+
+        Parameters
+        ----------
+        data : array-like, 2-D
+            The image whose limits are found.
+        mask : array-like of bool, optional
+            True for pixels to leave out of the limits.
+
+        Returns
+        -------
+        norm : `~astropy.visualization.ImageNormalize`
 
         Examples
         --------
@@ -503,216 +412,3 @@ snr=False, threshold=None, fill='zero', per_channel=True)
         valid = np.isfinite(data) if mask is None else np.isfinite(data) & ~np.asarray(mask, bool)
         vmin, vmax = self._limits(data[valid])
         return ImageNormalize(vmin=vmin, vmax=vmax, stretch=copy.deepcopy(self.stretch), clip=True)
-
-
-def _mesh_type():
-    from ._background import BackgroundMesh
-
-    return BackgroundMesh
-
-
-@dataclasses.dataclass(frozen=True)
-class FittedNormalizer:
-    """A `Normalizer` whose statistics were fixed on one image (`Normalizer.fit`); applies to any window of it.
-
-    Attributes
-    ----------
-    normalizer : `Normalizer`
-        The settings.
-    background, noise : float, `~astrofmx.preprocess.BackgroundMesh` or None
-        The fitted background and noise (a mesh for ``background='local'``;
-        None when no step needs them).
-    vmin, vmax : float
-        The limits found by the interval.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from astrofmx.preprocess import get_preset
-    >>> image = np.random.default_rng(4).normal(1.0, 0.1, (64, 64))
-    >>> fitted = get_preset("radio-snr").fit(image)
-    >>> round(fitted.background, 1), round(fitted.noise, 1)
-    (1.0, 0.1)
-    >>> fitted(image[:8, :8]).shape
-    (8, 8)
-    """
-
-    normalizer: Normalizer
-    background: object
-    noise: object
-    vmin: float
-    vmax: float
-
-    def __call__(self, data, mask=None, *, origin=(0, 0)):
-        """Normalize ``data``, the window of the fitted image whose first pixel is ``origin = (y0, x0)``.
-
-        Parameters
-        ----------
-        data : array-like, 2-D
-            The window's pixels (not modified).
-        mask : array-like of bool, optional
-            True for pixels to fill. NaN and infinite pixels always are.
-        origin : (int, int), optional
-            Position of ``data[0, 0]`` in the fitted image (used by a local
-            background).
-
-        Returns
-        -------
-        out : `~numpy.ndarray`
-            float32 in [0, 1], the shape of ``data``.
-        """
-        x = np.array(data, dtype=np.float32)
-        if x.ndim != 2:
-            raise ValueError(f"data must be a 2-D window of the fitted image, got shape {x.shape}")
-        bad = _bad_pixels(x, mask)
-        bkg, noise = self.background, self.noise
-        if isinstance(bkg, _mesh_type()):
-            y0, x0 = (int(v) for v in origin)
-            bkg, noise = bkg.window(y0, y0 + x.shape[0], x0, x0 + x.shape[1])
-        x, level = self.normalizer._prepare(x, bad, bkg, noise)
-        return self.normalizer._scale(x, bad, level, self.vmin, self.vmax)
-
-
-class PerChannelNormalizer:
-    """Apply a different normalizer to each channel of a ``(C, H, W)`` stack.
-
-    Parameters
-    ----------
-    normalizers : sequence of callables
-        One normalizer (a `Normalizer`, a preset name, or any callable
-        ``f(data, mask=None)``) per channel.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from astrofmx.preprocess import PerChannelNormalizer
-    >>> norm = PerChannelNormalizer(["radio-snr", "optical"])
-    >>> stack = np.random.default_rng(2).normal(size=(2, 32, 32))
-    >>> norm(stack).shape
-    (2, 32, 32)
-    """
-
-    def __init__(self, normalizers):
-        self.normalizers = tuple(resolve_normalizer(n) for n in normalizers)
-        if not self.normalizers:
-            raise ValueError("normalizers must not be empty")
-
-    def __repr__(self):
-        return f"PerChannelNormalizer({list(self.normalizers)!r})"
-
-    def __call__(self, data, mask=None):
-        data = np.asarray(data)
-        if data.ndim != 3 or data.shape[0] != len(self.normalizers):
-            raise ValueError(f"data must be (C, H, W) with C = {len(self.normalizers)} channels, "
-                             f"got shape {data.shape}")
-        if mask is not None:
-            mask = np.broadcast_to(np.asarray(mask, dtype=bool), data.shape)
-        return np.stack([np.asarray(n(data[c], None if mask is None else mask[c]), dtype=np.float32)
-                         for c, n in enumerate(self.normalizers)])
-
-
-def _make_presets():
-    return {
-        "optical": Normalizer(name="optical", background="global",
-                              interval=AsymmetricPercentileInterval(0.5, 99.9), stretch=AsinhStretch(0.1),
-                              fill="background"),
-        "radio": Normalizer(name="radio", background="global",
-                            interval=AsymmetricPercentileInterval(0.5, 99.95), stretch=AsinhStretch(0.05),
-                            fill="background"),
-        "radio-local": Normalizer(name="radio-local", background="local", box_size=48, snr=True,
-                                  interval=ManualInterval(-5.0, 1000.0), stretch=AsinhStretch(0.01),
-                                  fill="background"),
-        "radio-snr": Normalizer(name="radio-snr", background="global", snr=True, threshold=3.0,
-                                interval=MinMaxInterval(), stretch=LinearStretch(), fill="zero"),
-        "zscale": Normalizer(name="zscale", interval=ZScaleInterval(), stretch=LinearStretch(),
-                             fill="background"),
-        "minmax": Normalizer(name="minmax", interval=MinMaxInterval(), stretch=LinearStretch(), fill="zero"),
-    }
-
-
-#: Named normalizers (read-only; `get_preset` returns a fresh copy):
-#:
-#: - ``'optical'``: subtract the sigma-clipped median sky, limits at the 0.5 and 99.9
-#:   percentiles, ``AsinhStretch(0.1)``, blanks filled with the sky level.
-#: - ``'radio'``: subtract the sigma-clipped median, limits at the 0.5 and 99.95 percentiles,
-#:   ``AsinhStretch(0.05)`` for the high dynamic range of radio maps, blanks filled with the
-#:   background level.
-#: - ``'radio-local'``: signal-to-noise against a local background and noise (a mesh of 48-pixel
-#:   boxes, as SExtractor and BANE do, so noise rising towards the edge of a primary-beam-corrected
-#:   map is followed), fixed limits of -5 and 1000 sigma with ``AsinhStretch(0.01)``: the noise
-#:   looks the same in every image whatever its units, depth or brightest source.
-#: - ``'radio-snr'``: subtract the background, divide by the robust (MAD) noise, set every
-#:   pixel below 3 sigma to 0 (as Radio Galaxy Zoo and MiraBest), linear min-max, blanks 0.
-#: - ``'zscale'``: IRAF zscale limits, linear (display-like).
-#: - ``'minmax'``: linear min-max of the data as they are.
-PRESETS = types.MappingProxyType(_make_presets())
-
-
-def list_presets():
-    """Names of the normalization presets.
-
-    Examples
-    --------
-    >>> from astrofmx.preprocess import list_presets
-    >>> list_presets()
-    ['minmax', 'optical', 'radio', 'radio-local', 'radio-snr', 'zscale']
-    """
-    return sorted(PRESETS)
-
-
-def get_preset(name):
-    """A fresh copy of a named `Normalizer` (see `PRESETS` for their settings).
-
-    Parameters
-    ----------
-    name : str
-        One of `list_presets`.
-
-    Returns
-    -------
-    normalizer : `Normalizer`
-
-    Examples
-    --------
-    >>> from astrofmx.preprocess import get_preset
-    >>> get_preset("radio-snr")
-    Normalizer(name='radio-snr', interval=MinMaxInterval(), stretch=LinearStretch(), background='global', \
-snr=True, threshold=3.0, fill='zero', per_channel=True)
-    """
-    if not isinstance(name, str) or name not in PRESETS:
-        raise ValueError(f"unknown normalization preset {name!r}; choose one of {list_presets()}")
-    return copy.deepcopy(PRESETS[name])
-
-
-def resolve_normalizer(normalizer):
-    """Turn a preset name, a normalizer or None into a callable ``f(data, mask=None)``.
-
-    None means the data are already in [0, 1]: they are only checked and
-    NaN/masked pixels set to 0.
-
-    Examples
-    --------
-    >>> from astrofmx.preprocess import resolve_normalizer
-    >>> resolve_normalizer("radio").name
-    'radio'
-    """
-    if normalizer is None:
-        return _identity
-    if isinstance(normalizer, str):
-        return get_preset(normalizer)
-    if callable(normalizer):
-        return normalizer
-    raise TypeError(f"normalizer must be a preset name, a callable normalizer or None, got {normalizer!r}")
-
-
-def _identity(data, mask=None):
-    data = np.array(data, dtype=np.float32)
-    bad = ~np.isfinite(data)
-    if mask is not None:
-        bad |= np.broadcast_to(np.asarray(mask, dtype=bool), data.shape)
-    data[bad] = 0.0
-    lo, hi = (float(data.min()), float(data.max())) if data.size else (0.0, 0.0)
-    if lo < -1e-6 or hi > 1 + 1e-6:
-        raise ValueError(f"normalizer=None needs data already in [0, 1], got values in [{lo:g}, {hi:g}]; "
-                         "pass a preset name such as 'optical' or 'radio'")
-    return np.clip(data, 0.0, 1.0, out=data)

@@ -286,6 +286,24 @@ def resample_image(data, *, factor=None, size=None, interpolation="bilinear", an
 def upscale(data, factor, *, interpolation="bilinear", antialias=True):
     """Upscale an image by ``factor`` (the paper upsampled MGCLS crops 2x); see `resample_image`.
 
+    Parameters
+    ----------
+    data : array-like
+        2-D image or ``(C, H, W)`` stack.
+    factor : float
+        Scale factor (> 1 enlarges).
+    interpolation : {'bilinear', 'bicubic', 'nearest', 'area'}, optional
+        As in `resample_image`.
+    antialias : bool, optional
+        As in `resample_image`.
+
+    Returns
+    -------
+    out : `~numpy.ndarray`
+        The resampled image.
+    mapping : `PixelMapping`
+        Maps positions between ``out`` and ``data``.
+
     Examples
     --------
     >>> import numpy as np

@@ -247,12 +247,12 @@ def tile_to_image(coords, *, x0, y0, scale=1.0, convention="center"):
 def _coerce_image(image):
     """(data, mask or None, wcs or None) for tiling."""
     if isinstance(image, NDData):
-        from ..io._fits import _is_lazy_array
+        from ..io import is_lazy_array
 
         mask = image.mask
-        if mask is not None and not _is_lazy_array(mask):
+        if mask is not None and not is_lazy_array(mask):
             mask = np.asarray(mask, dtype=bool)
-        data = image.data if _is_lazy_array(image.data) else np.asarray(image.data)  # memmaps/dask stay lazy
+        data = image.data if is_lazy_array(image.data) else np.asarray(image.data)  # memmaps/dask stay lazy
         return data, mask, image.wcs
     if isinstance(image, np.ndarray):
         if image.ndim not in (2, 3):

@@ -5,31 +5,40 @@ from astropy.visualization import (AsinhStretch, LinearStretch, LogStretch, Manu
                                    PercentileInterval, SqrtStretch)
 
 from astrofmx.io import load_image
-from astrofmx.preprocess import (PRESETS, Normalizer, PerChannelNormalizer, estimate_background, get_preset,
+from astrofmx.preprocess import (PRESETS, Normalizer, PerChannelNormalizer, estimate_background_mesh, get_preset,
                                  list_presets, resolve_normalizer)
 
 from .conftest import make_field
 
 
-def test_estimate_background_global_and_local(rng):
+def _global_background(data):
+    """The sigma-clipped median and MAD noise a 'global' normalizer fits."""
+    fitted = Normalizer(background="global").fit(data)
+    return fitted.background, fitted.noise
+
+
+def test_background_global_and_local(rng):
     data, _ = make_field(rng, (200, 200), n_sources=20, noise=2.0, background=7.0)
-    est = estimate_background(data)
-    assert est.method == "global"
-    assert est.background == pytest.approx(7.0, abs=0.1)
-    assert est.noise == pytest.approx(2.0, rel=0.05)
-    # a gradient background is followed by Background2D
+    background, noise = _global_background(data)
+    assert background == pytest.approx(7.0, abs=0.1)
+    assert noise == pytest.approx(2.0, rel=0.05)
+    # a gradient background is followed by the mesh
     yy, xx = np.mgrid[:200, :200]
     grad = data + 0.05 * xx
-    local = estimate_background(grad, box_size=25)
-    assert local.method == "local" and local.background.shape == (200, 200)
-    np.testing.assert_allclose(local.background[100, 20:180:40], 7.0 + 0.05 * np.arange(20, 180, 40), atol=0.6)
-    np.testing.assert_allclose(np.median(local.noise), 2.0, rtol=0.1)
+    local_bkg, local_noise = estimate_background_mesh(grad, box_size=25).maps()
+    assert local_bkg.shape == (200, 200)
+    np.testing.assert_allclose(local_bkg[100, 20:180:40], 7.0 + 0.05 * np.arange(20, 180, 40), atol=0.6)
+    np.testing.assert_allclose(np.median(local_noise), 2.0, rtol=0.1)
     with pytest.raises(ValueError, match="every pixel is NaN, infinite or masked"):
-        estimate_background(np.full((5, 5), np.nan))
+        _global_background(np.full((5, 5), np.nan))
+    with pytest.raises(ValueError, match="every pixel is NaN, infinite or masked"):
+        estimate_background_mesh(np.full((5, 5), np.nan))
     with pytest.raises(ValueError, match="sigma must be positive, got -1"):
-        estimate_background(data, sigma=-1)
+        Normalizer(background="global", sigma=-1)
+    with pytest.raises(ValueError, match="sigma must be positive, got -1"):
+        estimate_background_mesh(data, sigma=-1)
     with pytest.raises(ValueError, match="data must be 2-D"):
-        estimate_background(data[None])
+        estimate_background_mesh(data[None])
 
 
 def test_normalizer_range_determinism_and_input_untouched(rng):
@@ -76,8 +85,8 @@ def test_threshold_zeroing_matches_rgz_rule(rng):
 def test_snr_scaling_with_manual_interval(rng):
     data, _ = make_field(rng, noise=2.0, background=10.0)
     norm = Normalizer(background="global", snr=True, interval=ManualInterval(0.0, 20.0))
-    est = estimate_background(data)
-    expected = np.clip((data - est.background) / est.noise / 20.0, 0, 1)
+    background, noise = _global_background(data)
+    expected = np.clip((data - background) / noise / 20.0, 0, 1)
     np.testing.assert_allclose(norm(data), expected, atol=1e-5)
 
 
@@ -89,8 +98,8 @@ def test_fill_policies(rng):
     base = dict(interval=ManualInterval(90.0, 110.0), stretch=LinearStretch())
     assert np.all(Normalizer(**base, fill="zero")(data)[10:20, 10:20] == 0)
     bkg = Normalizer(**base, fill="background")(data, mask)
-    est = estimate_background(data)
-    assert bkg[15, 15] == pytest.approx((est.background - 90.0) / 20.0, abs=1e-4)
+    background, _ = _global_background(data)
+    assert bkg[15, 15] == pytest.approx((background - 90.0) / 20.0, abs=1e-4)
     assert bkg[0, 0] == bkg[15, 15]
     assert np.all(Normalizer(**base, fill=0.25)(data, mask)[mask] == 0.25)
 
