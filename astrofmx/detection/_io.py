@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..utils import UnsafeCheckpointError, WeightsNotFoundError, atomic_write, check_overwrite
 from ._config import DetectorConfig
+from ._model import FasterRCNNDetector
 
 __all__ = ["save_detector", "load_detector"]
 
@@ -52,8 +53,6 @@ def save_detector(detector, path, *, overwrite=False):
     True
     """
     from safetensors.torch import save_file
-
-    from ._model import FasterRCNNDetector
 
     if not isinstance(detector, FasterRCNNDetector):
         raise TypeError(f"detector must be a FasterRCNNDetector, got {type(detector).__name__}")
@@ -116,7 +115,6 @@ def load_detector(path, *, device=None):
 
     from ..backbones import get_backbone
     from ..utils import resolve_device
-    from ._model import FasterRCNNDetector
 
     path = Path(os.fspath(path)).expanduser()
     if not path.exists():

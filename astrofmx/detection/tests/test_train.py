@@ -7,7 +7,8 @@ from astropy.io import fits
 
 from astrofmx.datasets import truth_boxes
 from astrofmx.detection import DetectorConfig, evaluate_detector, mean_average_precision, train_detector
-from astrofmx.detection._train import _prepare, _read_coco, _tile_map
+from astrofmx.detection._labels import _read_coco
+from astrofmx.detection._train_data import _prepare, _tile_map
 from astrofmx.utils import cpu_supports_bf16
 
 from .conftest import SMALL_HEADS, TINY_VIT, simulated_field
