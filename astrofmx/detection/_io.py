@@ -109,6 +109,19 @@ def load_detector(path, *, device=None):
         If the file is a pickle (``.pt``/``.pth``) rather than safetensors.
     ValueError
         If the file is not an astrofmx detector.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from astrofmx.detection import build_detector, load_detector, save_detector
+    >>> det = build_detector(backbone="resnet18", weights=None, tile_size=64, pyramid_channels=32,
+    ...                      representation_size=64)
+    >>> folder = save_detector(det, tempfile.mkdtemp() + "/detector")
+    >>> sorted(p.name for p in folder.iterdir())
+    ['config.json', 'model.safetensors']
+    >>> again = load_detector(folder, device="cpu")
+    >>> again.config == det.config, again.source == str(folder)
+    (True, True)
     """
     from safetensors import safe_open
     from safetensors.torch import load_file

@@ -222,6 +222,15 @@ class FasterRCNNDetector(nn.Module):
         Per-epoch training record filled by `train_detector`.
     source : str or None
         Where the detector was loaded from (recorded in catalog metadata).
+
+    Examples
+    --------
+    >>> from astrofmx.detection import DetectorConfig, FasterRCNNDetector
+    >>> cfg = DetectorConfig(backbone="resnet18", weights=None, tile_size=64, pyramid_channels=32,
+    ...                      representation_size=64)
+    >>> det = FasterRCNNDetector(cfg)
+    >>> det.config.backbone, det.training
+    ('resnet18', False)
     """
 
     def __init__(self, config, *, backbone=None):
