@@ -105,7 +105,8 @@ def raw_forward_ratio(path, threads):
     import torch
 
     from astrofmx.detection import detect_sources, get_default_detector
-    from astrofmx.detection._inference import _fit_normalizer, _iter_windows, _load, _ProposalBudget, _to_model
+    from astrofmx.detection._model import _inference_model
+    from astrofmx.detection._tiles import _fit_normalizer, _iter_windows, _load, _to_model
 
     torch.set_num_threads(threads)
     det = get_default_detector()
@@ -115,10 +116,11 @@ def raw_forward_ratio(path, threads):
     tiles = [d for *_, d in _iter_windows(img, _fit_normalizer(img, cfg.normalizer), tile, tile // 4) if d is not None]
     batches = [_to_model(tiles[i:i + 8], tile, cfg.upscale) for i in range(0, len(tiles), 8)]
     det.train(False)
+    model = _inference_model(det, tile)
     t0 = time.perf_counter()
-    with torch.inference_mode(), det.autocast("auto", det.device), _ProposalBudget(det, tile):
+    with torch.inference_mode(), det.autocast("auto", det.device):
         for x in batches:
-            det.model(list(x))
+            model(list(x))
     raw = time.perf_counter() - t0
     t0 = time.perf_counter()
     detect_sources(path, model=det, progress_bar=False)

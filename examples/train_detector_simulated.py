@@ -16,7 +16,7 @@ import torch
 
 from astrofmx.compare import match_metrics
 from astrofmx.datasets import simulate_radio_field
-from astrofmx.detection import detect_sources, load_detector, train_detector
+from astrofmx.detection import detect_sources, load_detector, save_detector, train_detector
 from astrofmx.io import write_ds9
 
 
@@ -34,7 +34,7 @@ def main(out_dir):
     print("loss per epoch:", [round(h["loss"], 3) for h in detector.history])
     print("trainable parameters:", detector.count_parameters())
 
-    path = detector.save(out_dir / "detector", overwrite=True)  # config.json + model.safetensors
+    path = save_detector(detector, out_dir / "detector", overwrite=True)  # config.json + model.safetensors
     catalog = detect_sources(new.to_nddata(), model=load_detector(path), tile_size=64, overlap=16,
                              progress_bar=False)
     catalog.write(out_dir / "catalog.ecsv", overwrite=True)

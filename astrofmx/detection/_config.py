@@ -3,7 +3,7 @@
 import dataclasses
 import json
 
-__all__ = ["DetectorConfig", "DETECTOR_MODES"]
+__all__ = ["DetectorConfig", "TrainingOptions", "DETECTOR_MODES"]
 
 #: Training modes: ``"frozen"`` trains only the pyramid, RPN and RoI heads;
 #: ``"finetune"`` also trains the (pretrained) backbone; ``"scratch"`` trains
@@ -215,3 +215,119 @@ class DetectorConfig:
     def from_json(cls, text):
         """Rebuild a configuration from `to_json` output."""
         return cls.from_dict(json.loads(text))
+
+
+def _resolve_config(config, overrides):
+    """``config`` (a `DetectorConfig` or None) with the `DetectorConfig` fields in ``overrides`` applied."""
+    if config is None:
+        return DetectorConfig(**overrides)
+    if not isinstance(config, DetectorConfig):
+        raise TypeError(f"config must be a DetectorConfig, got {type(config).__name__}")
+    return dataclasses.replace(config, **overrides) if overrides else config
+
+
+def _check_optional_positive_int(name, value):
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+        raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingOptions:
+    """How `~astrofmx.detection.train_detector` trains: schedule, data split, checkpoints and hardware.
+
+    `train_detector` takes these as keyword arguments too (they fill a
+    `TrainingOptions`); the detector's own settings are a `DetectorConfig`.
+
+    Parameters
+    ----------
+    epochs : int
+        Number of passes over the training tiles.
+    steps_per_epoch : int or None
+        Optimizer steps per epoch (None: enough to see every tile once).
+    batch_size : int
+        Tiles per step.
+    learning_rate, weight_decay : float
+        AdamW settings.
+    warmup_steps : int or None
+        Steps of the linear learning-rate warm-up (None: a tenth of the first
+        epoch).
+    val_fraction : float
+        Without validation images: the fraction of training tiles held out
+        for validation.
+    overlap : int or None
+        Overlap of the training tiles in pixels (None: a quarter of the tile).
+    min_visible_fraction : float
+        A box cut by a tile edge is kept if at least this fraction of its area
+        is in the tile.
+    label_column : str or None
+        Column of the box tables holding class names
+        (``DetectorConfig.class_names``); None: every box is class 1.
+    checkpoint_dir : str, `~pathlib.Path` or None
+        Where to write ``last/`` (and ``best/``) detectors and the trainer
+        state after each epoch.
+    resume : bool
+        Continue from the checkpoint in ``checkpoint_dir``.
+    patience : int or None
+        Early stopping: epochs without a better validation mAP@50.
+    seed : int
+        Seed of the initialisation, shuffling, sampling and augmentation.
+    precision : {'auto', 'fp32', 'bf16'}
+        'auto' runs the backbone and pyramid under bf16 autocast on CPUs with
+        native bf16 support (the detection heads and losses stay in fp32).
+    device : None, str or `torch.device`
+        None picks CUDA when available.
+    progress_bar : bool
+        Show progress bars.
+    register : bool
+        Save the trained detector into the cache as the newest local detector
+        for its backbone (see `~astrofmx.detection.register_detector`).
+
+    Examples
+    --------
+    >>> from astrofmx.detection import TrainingOptions
+    >>> opts = TrainingOptions(epochs=3, batch_size=2)
+    >>> opts.epochs, opts.learning_rate
+    (3, 0.0001)
+    >>> TrainingOptions(epochs=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: epochs must be a positive integer, got 0
+    """
+
+    epochs: int = 10
+    steps_per_epoch: int = None
+    batch_size: int = 4
+    learning_rate: float = 1e-4
+    weight_decay: float = 1e-4
+    warmup_steps: int = None
+    val_fraction: float = 0.0
+    overlap: int = None
+    min_visible_fraction: float = 0.5
+    label_column: str = None
+    checkpoint_dir: object = None
+    resume: bool = False
+    patience: int = None
+    seed: int = 0
+    precision: str = "auto"
+    device: object = None
+    progress_bar: bool = True
+    register: bool = True
+
+    def __post_init__(self):
+        _check_positive_int("epochs", self.epochs)
+        _check_positive_int("batch_size", self.batch_size)
+        _check_optional_positive_int("steps_per_epoch", self.steps_per_epoch)
+        _check_optional_positive_int("patience", self.patience)
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction!r}")
+        if not (self.learning_rate > 0):
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate!r}")
+        if self.resume and self.checkpoint_dir is None:
+            raise ValueError("resume=True needs checkpoint_dir=")
+
+    def tile_overlap(self, tile_size):
+        """The tile overlap in pixels for ``tile_size``-pixel tiles (default a quarter of the tile)."""
+        overlap = tile_size // 4 if self.overlap is None else self.overlap
+        if not isinstance(overlap, int) or not 0 <= overlap < tile_size:
+            raise ValueError(f"overlap must be an integer in [0, tile_size={tile_size}), got {overlap!r}")
+        return overlap

@@ -6,6 +6,10 @@ import logging
 
 import numpy as np
 
+from ._inference import detect_sources
+from ._labels import _boxes_for_image
+from ._tiles import _load
+
 __all__ = ["mean_average_precision", "evaluate_detector"]
 
 logger = logging.getLogger(__name__)
@@ -119,6 +123,53 @@ def mean_average_precision(predictions, targets, *, max_detections=1000):
     return out
 
 
+def _radius_px(radius, ref_boxes_all, wcs):
+    """The matching radius in pixels: ``radius`` (pixels or an angle), default half the median box size."""
+    import astropy.units as u
+
+    if radius is None:
+        sizes = np.concatenate([np.minimum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) for b in ref_boxes_all])
+        return (max(0.5 * float(np.median(sizes)), 1.0) if len(sizes) else 2.0) * u.pix
+    radius = u.Quantity(radius)
+    if radius.unit.physical_type == "angle":
+        from astropy.wcs.utils import proj_plane_pixel_scales
+
+        if wcs is None or not wcs.has_celestial:
+            raise ValueError(f"radius={radius} is an angle but the image has no celestial WCS; give it in u.pix")
+        scale = float(np.mean(proj_plane_pixel_scales(wcs.celestial))) * u.deg
+        return (radius / scale).to_value(u.dimensionless_unscaled) * u.pix
+    return radius.to(u.pix)
+
+
+def _pooled_match_metrics(found, reference, radii):
+    """`astrofmx.compare.match_metrics` over several images at once, each matched only within itself.
+
+    The per-image box lists are stacked into one pixel catalog, each image scaled so that its radius is
+    one unit and placed apart from the others, so no match can cross images.
+    """
+    import astropy.units as u
+
+    from ..compare import match_metrics
+    from ..io import make_source_catalog
+
+    stacked_found, stacked_ref, x0 = [], [], 0.0
+    for boxes, ref, rad in zip(found, reference, radii):
+        s = 1.0 / rad.to_value(u.pix)
+        for out, b in ((stacked_found, boxes), (stacked_ref, ref)):
+            out.append(b * s + np.array([x0, 0.0, x0, 0.0]))
+        extent = max([float(np.max(b[:, 2])) * s for b in (boxes, ref) if len(b)] + [0.0])
+        x0 += extent + 10.0
+    catalogs = [make_source_catalog(np.concatenate(b).reshape(-1, 4), warn_empty=False)
+                for b in (stacked_found, stacked_ref)]
+    return match_metrics(catalogs[0], catalogs[1], 1.0 * u.pix)
+
+
+def _boxes_of(catalog):
+    if not len(catalog):
+        return np.zeros((0, 4))
+    return np.stack([catalog[c].value for c in ("bbox_xmin", "bbox_ymin", "bbox_xmax", "bbox_ymax")], axis=1)
+
+
 def evaluate_detector(detector, images, references, *, radius=None, tile_size=None, overlap=None,
                       score_threshold=0.5, nms_threshold=0.5, device=None, precision="auto", progress_bar=True):
     """Run `detect_sources` on whole images and score it against reference boxes or catalogs.
@@ -134,8 +185,9 @@ def evaluate_detector(detector, images, references, *, radius=None, tile_size=No
         columns (a simulated truth catalog, an astrofmx catalog) or a source
         catalog that `catalog_to_boxes` turns into boxes.
     radius : `~astropy.units.Quantity`, optional
-        Matching radius for completeness, purity and F1 (pixels or an angle);
-        default: half the median reference box size.
+        Matching radius for completeness, purity and F1 (pixels, or an angle
+        converted with each image's pixel scale); default: half the median
+        reference box size.
     tile_size, overlap, score_threshold, nms_threshold, device, precision, progress_bar
         Passed to `detect_sources`. mAP uses every detection with score at
         least 0.05 (it integrates over the score), the catalog metrics only
@@ -146,52 +198,45 @@ def evaluate_detector(detector, images, references, *, radius=None, tile_size=No
     metrics : dict
         ``map``, ``map_50``, ``map_75`` (pycocotools, over all images) and
         ``completeness``, ``purity``, ``f1``, ``n_sources``, ``n_reference``,
-        ``n_matched`` (`astrofmx.compare.match_metrics`, summed over images),
-        and ``radius``.
+        ``n_matched`` (`astrofmx.compare.match_metrics` over all images, each
+        source matched one-to-one within its own image), and ``radius`` (of
+        the last image, in pixels).
+
+    Examples
+    --------
+    >>> from astrofmx.datasets import simulate_radio_field
+    >>> from astrofmx.detection import evaluate_detector, get_default_detector
+    >>> field = simulate_radio_field((256, 256), seed=3)
+    >>> m = evaluate_detector(get_default_detector(), (field.data, field.wcs), field.truth, progress_bar=False)
+    >>> sorted(k for k in m if k.startswith("map"))
+    ['map', 'map_50', 'map_75']
+    >>> 0 <= m["f1"] <= 1 and m["n_reference"] == len(field.truth)
+    True
     """
-    import astropy.units as u
-
-    from ..compare import match_metrics
-    from ..io import make_source_catalog
-    from ._inference import _load, detect_sources
-    from ._train import _boxes_for_image
-
     if not isinstance(images, list):
         images, references = [images], [references]
     if not isinstance(references, (list, tuple)) or len(references) != len(images):
         raise ValueError(f"references must give one entry per image ({len(images)}), got {references!r:.80}")
-    preds, tgts, n_src, n_ref, n_match = [], [], 0, 0, 0
-    ref_boxes_all = []
+    names = list(detector.config.class_names) if hasattr(detector, "config") else ["source"]
+    preds, tgts, found_all, radii = [], [], [], []
     for image, ref in zip(images, references):
         img = _load(image)
         ref_boxes, ref_labels = _boxes_for_image(ref, img, getattr(detector, "config", None))
-        ref_boxes_all.append(ref_boxes)
+        tgts.append({"boxes": ref_boxes, "labels": ref_labels})
         cat = detect_sources(img, model=detector, tile_size=tile_size, overlap=overlap,
                              score_threshold=min(0.05, score_threshold), nms_threshold=nms_threshold,
                              device=device, precision=precision, progress_bar=progress_bar)
-        boxes = np.stack([cat[c].value for c in ("bbox_xmin", "bbox_ymin", "bbox_xmax", "bbox_ymax")], axis=1) \
-            if len(cat) else np.zeros((0, 4))
-        names = list(detector.config.class_names) if hasattr(detector, "config") else ["source"]
         labels = np.array([names.index(str(s)) + 1 if str(s) in names else 1 for s in cat["label"]], dtype=int)
-        preds.append({"boxes": boxes, "scores": np.asarray(cat["score"]), "labels": labels})
-        tgts.append({"boxes": ref_boxes, "labels": ref_labels})
-        keep = np.asarray(cat["score"]) >= score_threshold
-        found = cat[keep]
-        reference = make_source_catalog(ref_boxes, wcs=img.wcs, warn_empty=False)
-        if radius is None:
-            sizes = np.concatenate([np.minimum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) for b in ref_boxes_all])
-            rad = max(0.5 * float(np.median(sizes)), 1.0) * u.pix if len(sizes) else 2.0 * u.pix
-        else:
-            rad = radius
-        if len(reference):
-            m = match_metrics(found, reference, rad)
-            n_match += m["n_matched"]
-        n_src += len(found)
-        n_ref += len(reference)
+        preds.append({"boxes": _boxes_of(cat), "scores": np.asarray(cat["score"]), "labels": labels})
+        found_all.append(_boxes_of(cat[np.asarray(cat["score"]) >= score_threshold]))
+        radii.append(_radius_px(radius, [t["boxes"] for t in tgts], img.wcs))
     out = mean_average_precision(preds, tgts)
-    completeness = n_match / n_ref if n_ref else float("nan")
-    purity = n_match / n_src if n_src else 0.0
-    f1 = 2 * completeness * purity / (completeness + purity) if (completeness + purity) > 0 else 0.0
-    out.update(completeness=completeness, purity=purity, f1=f1, n_sources=n_src, n_reference=n_ref,
-               n_matched=n_match, radius=rad)
+    n_ref = sum(len(t["boxes"]) for t in tgts)
+    if n_ref:
+        m = _pooled_match_metrics(found_all, [t["boxes"] for t in tgts], radii)
+        out.update({k: m[k] for k in ("completeness", "purity", "f1", "n_sources", "n_reference", "n_matched")})
+    else:
+        out.update(completeness=float("nan"), purity=0.0, f1=0.0, n_sources=sum(map(len, found_all)),
+                   n_reference=0, n_matched=0)
+    out["radius"] = radii[-1]
     return out

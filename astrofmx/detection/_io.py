@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..utils import UnsafeCheckpointError, WeightsNotFoundError, atomic_write, check_overwrite
 from ._config import DetectorConfig
+from ._model import FasterRCNNDetector
 
 __all__ = ["save_detector", "load_detector"]
 
@@ -52,8 +53,6 @@ def save_detector(detector, path, *, overwrite=False):
     True
     """
     from safetensors.torch import save_file
-
-    from ._model import FasterRCNNDetector
 
     if not isinstance(detector, FasterRCNNDetector):
         raise TypeError(f"detector must be a FasterRCNNDetector, got {type(detector).__name__}")
@@ -110,13 +109,25 @@ def load_detector(path, *, device=None):
         If the file is a pickle (``.pt``/``.pth``) rather than safetensors.
     ValueError
         If the file is not an astrofmx detector.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from astrofmx.detection import build_detector, load_detector, save_detector
+    >>> det = build_detector(backbone="resnet18", weights=None, tile_size=64, pyramid_channels=32,
+    ...                      representation_size=64)
+    >>> folder = save_detector(det, tempfile.mkdtemp() + "/detector")
+    >>> sorted(p.name for p in folder.iterdir())
+    ['config.json', 'model.safetensors']
+    >>> again = load_detector(folder, device="cpu")
+    >>> again.config == det.config, again.source == str(folder)
+    (True, True)
     """
     from safetensors import safe_open
     from safetensors.torch import load_file
 
     from ..backbones import get_backbone
     from ..utils import resolve_device
-    from ._model import FasterRCNNDetector
 
     path = Path(os.fspath(path)).expanduser()
     if not path.exists():

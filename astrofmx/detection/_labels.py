@@ -1,14 +1,18 @@
 """Training boxes from source catalogs: Gaussian components (PyBDSF, Aegean) or segment bounding boxes."""
 
+import json
 import logging
+import os
 import warnings
+from pathlib import Path
 
 import astropy.units as u
 import numpy as np
 
 from ..utils import AstrofmxWarning
+from ._config import DetectorConfig
 
-__all__ = ["catalog_to_boxes", "boxes_from_table"]
+__all__ = ["catalog_to_boxes"]
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +82,7 @@ def _resolve_image(image, wcs):
     return img.data.shape, wcs if wcs is not None else img.wcs, dict(img.meta or {})
 
 
-def boxes_from_table(table):
+def _boxes_from_table(table):
     """Pixel boxes ``(N, 4)`` from a table with bounding-box columns, or `None` if it has none.
 
     Recognised columns (case-insensitive): ``bbox_xmin/ymin/xmax/ymax`` (the
@@ -87,14 +91,8 @@ def boxes_from_table(table):
     columns are pixel indices (the box covers those pixels entirely, so half
     a pixel is added on each side); float columns are box edges in the
     convention of `~astrofmx.io.make_source_catalog` (pixel centres at
-    integers).
-
-    Examples
-    --------
-    >>> from astropy.table import Table
-    >>> from astrofmx.detection import boxes_from_table
-    >>> boxes_from_table(Table({"bbox_xmin": [3], "bbox_xmax": [5], "bbox_ymin": [0], "bbox_ymax": [1]}))
-    array([[ 2.5, -0.5,  5.5,  1.5]])
+    integers). E.g. integer ``bbox_xmin=3, bbox_xmax=5, bbox_ymin=0, bbox_ymax=1`` give
+    ``[[2.5, -0.5, 5.5, 1.5]]``.
     """
     for names in _BOX_COLUMNS:
         cols = _find(table, names)
@@ -215,7 +213,7 @@ def catalog_to_boxes(table, image=None, *, wcs=None, shape=None, size_factor=1.0
     if n == 0:
         return np.zeros((0, 4))
 
-    boxes = boxes_from_table(table)
+    boxes = _boxes_from_table(table)
     if boxes is None:
         boxes = _gaussian_boxes(table, wcs, header, size_factor, default_size)
     boxes = np.asarray(boxes, dtype=float).reshape(-1, 4)
@@ -345,3 +343,101 @@ def _pixel_positions(table):
             y = _values(table, cols[1])
             return np.asarray(getattr(x, "value", x), float), np.asarray(getattr(y, "value", y), float)
     return None
+
+
+# -- box readers (training and evaluation) -----------------------------------------------------------
+def _labels_from(table, n, config, label_column):
+    if label_column is None:
+        return np.ones(n, dtype=np.int64)
+    if label_column not in table.colnames:
+        raise ValueError(f"label_column {label_column!r} is not a column of the box table ({table.colnames})")
+    names = list(config.class_names)
+    values = [str(v) for v in np.asarray(table[label_column])]
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise ValueError(f"labels {unknown} in column {label_column!r} are not in class_names={tuple(names)}")
+    return np.array([names.index(v) + 1 for v in values], dtype=np.int64)
+
+
+def _boxes_for_image(boxes, img, config=None, label_column=None):
+    """``(boxes (N, 4) in image pixels, labels (N,) 1-based)`` for one image from any accepted form."""
+    from astropy.table import Table
+
+    config = config or DetectorConfig()
+    shape = img.data.shape
+    if boxes is None:
+        return np.zeros((0, 4)), np.zeros(0, dtype=np.int64)
+    if isinstance(boxes, Table):
+        arr = _boxes_from_table(boxes)
+        if arr is None:  # a source catalog: boxes from Gaussian components or the beam
+            arr = catalog_to_boxes(boxes, img, clip=True)
+            if label_column is not None and len(arr) != len(boxes):
+                raise ValueError(f"{len(boxes) - len(arr)} catalog sources lie outside the image, so their labels "
+                                 "cannot be matched; select the sources inside the image first")
+        labels = _labels_from(boxes, len(arr), config, label_column)
+    else:
+        arr = np.asarray(boxes, dtype=float)
+        if arr.size == 0:
+            arr = arr.reshape(0, 4)
+        if arr.ndim != 2 or arr.shape[1] != 4:
+            raise ValueError(f"boxes must be an (N, 4) array of (xmin, ymin, xmax, ymax), a Table, or a COCO file; "
+                             f"got an array of shape {arr.shape}")
+        labels = np.ones(len(arr), dtype=np.int64)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError("boxes contain NaN or infinite values")
+    if np.any(arr[:, 2] <= arr[:, 0]) or np.any(arr[:, 3] <= arr[:, 1]):
+        bad = int(np.sum((arr[:, 2] <= arr[:, 0]) | (arr[:, 3] <= arr[:, 1])))
+        raise ValueError(f"{bad} boxes have xmax <= xmin or ymax <= ymin; boxes are (xmin, ymin, xmax, ymax)")
+    ny, nx = shape
+    outside = (arr[:, 2] <= -0.5) | (arr[:, 0] >= nx - 0.5) | (arr[:, 3] <= -0.5) | (arr[:, 1] >= ny - 0.5)
+    if outside.any():
+        first = arr[outside][0].round(2).tolist()
+        raise ValueError(f"{int(outside.sum())} boxes lie entirely outside the {ny}x{nx} image (e.g. {first}); "
+                         "boxes must be in the image's 0-based pixel coordinates")
+    arr = arr.copy()
+    arr[:, [0, 2]] = np.clip(arr[:, [0, 2]], -0.5, nx - 0.5)
+    arr[:, [1, 3]] = np.clip(arr[:, [1, 3]], -0.5, ny - 0.5)
+    return arr, labels
+
+
+def _read_coco(coco, images, config):
+    """``[(image, boxes, labels)]`` from a COCO detection file (or dict)."""
+    if isinstance(coco, (str, os.PathLike)):
+        path = Path(coco)
+        if not path.is_file():
+            raise FileNotFoundError(f"COCO annotation file {str(path)!r} does not exist")
+        data = json.loads(path.read_text())
+        base = path.parent
+    else:
+        data, base = coco, Path(".")
+    if not isinstance(data, dict) or "images" not in data or "annotations" not in data:
+        raise ValueError("a COCO file must hold 'images' and 'annotations' lists")
+    cats = {c["id"]: c.get("name", str(c["id"])) for c in data.get("categories", [])}
+    names = list(config.class_names)
+    if cats and all(n in names for n in cats.values()):
+        cat_to_label = {cid: names.index(n) + 1 for cid, n in cats.items()}
+    elif len(names) == 1:
+        cat_to_label = None  # class-agnostic
+    else:
+        raise ValueError(f"COCO categories {sorted(cats.values())} do not match class_names={tuple(names)}")
+    entries = data["images"]
+    if images is None:
+        images = [base / e["file_name"] for e in entries]
+    elif not isinstance(images, (list, tuple)) or len(images) != len(entries):
+        raise ValueError(f"with a COCO file, images must be None (read the files it names) or a list of "
+                         f"{len(entries)} images in the file's order")
+    by_image = {e["id"]: [] for e in entries}
+    for ann in data["annotations"]:
+        if ann["image_id"] not in by_image:
+            raise ValueError(f"COCO annotation {ann.get('id')} refers to unknown image_id {ann['image_id']}")
+        by_image[ann["image_id"]].append(ann)
+    out = []
+    for entry, image in zip(entries, images):
+        anns = by_image[entry["id"]]
+        # COCO boxes are [x, y, w, h] with the image corner at (0, 0): shift to pixel centres at integers
+        boxes = np.array([[a["bbox"][0] - 0.5, a["bbox"][1] - 0.5, a["bbox"][0] + a["bbox"][2] - 0.5,
+                           a["bbox"][1] + a["bbox"][3] - 0.5] for a in anns], dtype=float).reshape(-1, 4)
+        labels = np.array([1 if cat_to_label is None else cat_to_label[a["category_id"]] for a in anns],
+                          dtype=np.int64)
+        out.append((image, boxes, labels))
+    return out

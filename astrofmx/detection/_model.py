@@ -12,34 +12,19 @@ Both give five levels (the fifth by max-pooling the fourth) for torchvision's
 
 import contextlib
 import logging
+import math
 from collections import OrderedDict
 
 import torch
 from torch import nn
 
-from ._config import DetectorConfig
+from ._config import DetectorConfig, _resolve_config
 
 __all__ = ["SimpleFeaturePyramid", "FasterRCNNDetector", "build_detector"]
 
 logger = logging.getLogger(__name__)
 
 _LEVELS = ("0", "1", "2", "3")
-
-
-class _LayerNorm2d(nn.Module):
-    """LayerNorm over the channels of an NCHW map (as in ViTDet and ConvNeXt)."""
-
-    def __init__(self, channels, eps=1e-6):
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(channels))
-        self.bias = nn.Parameter(torch.zeros(channels))
-        self.eps = eps
-
-    def forward(self, x):
-        mean = x.mean(1, keepdim=True)
-        var = (x - mean).pow(2).mean(1, keepdim=True)
-        x = (x - mean) / torch.sqrt(var + self.eps)
-        return x * self.weight[:, None, None] + self.bias[:, None, None]
 
 
 class SimpleFeaturePyramid(nn.Module):
@@ -72,20 +57,22 @@ class SimpleFeaturePyramid(nn.Module):
 
     def __init__(self, in_channels, out_channels):
         super().__init__()
+        from timm.layers import LayerNorm2d
+
         c = int(in_channels)
         if c < 4:
             raise ValueError(f"in_channels must be at least 4, got {in_channels!r}")
         self.in_channels = c
         self.out_channels = int(out_channels)
-        x4 = nn.Sequential(nn.ConvTranspose2d(c, c // 2, 2, stride=2), _LayerNorm2d(c // 2), nn.GELU(),
+        x4 = nn.Sequential(nn.ConvTranspose2d(c, c // 2, 2, stride=2), LayerNorm2d(c // 2), nn.GELU(),
                            nn.ConvTranspose2d(c // 2, c // 4, 2, stride=2))
         x2 = nn.ConvTranspose2d(c, c // 2, 2, stride=2)
         self.scales = nn.ModuleList([x4, x2, nn.Identity(), nn.MaxPool2d(2, stride=2, ceil_mode=True)])
         dims = (c // 4, c // 2, c, c)
         self.outputs = nn.ModuleList(
-            nn.Sequential(nn.Conv2d(d, self.out_channels, 1, bias=False), _LayerNorm2d(self.out_channels),
+            nn.Sequential(nn.Conv2d(d, self.out_channels, 1, bias=False), LayerNorm2d(self.out_channels),
                           nn.Conv2d(self.out_channels, self.out_channels, 3, padding=1, bias=False),
-                          _LayerNorm2d(self.out_channels))
+                          LayerNorm2d(self.out_channels))
             for d in dims)
 
     def forward(self, x):
@@ -154,6 +141,64 @@ def _fixed_size_transform(config, spec, size_divisible):
                                size_divisible=size_divisible)
 
 
+def _faster_rcnn(config, adapter, *, parts=None, factor=1.0, rpn_score_thresh=0.0):
+    """torchvision's `~torchvision.models.detection.FasterRCNN` with the budgets of ``config``.
+
+    ``parts`` (a built FasterRCNN) lends its anchor generator, heads and RoI pooling, so the new model
+    shares every weight; ``factor`` scales the proposal and detection budgets (see `_inference_model`).
+    """
+    from torchvision.models.detection import FasterRCNN
+    from torchvision.models.detection.anchor_utils import AnchorGenerator
+    from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
+    from torchvision.ops import MultiScaleRoIAlign
+
+    c = config.pyramid_channels
+    if parts is None:
+        layers = dict(
+            rpn_anchor_generator=AnchorGenerator(sizes=tuple((s,) for s in config.anchor_sizes),
+                                                 aspect_ratios=(tuple(config.aspect_ratios),) * 5),
+            box_roi_pool=MultiScaleRoIAlign(featmap_names=list(_LEVELS), output_size=7, sampling_ratio=2),
+            box_head=TwoMLPHead(c * 7 * 7, config.representation_size),
+            box_predictor=FastRCNNPredictor(config.representation_size, config.num_classes + 1))
+    else:
+        layers = dict(rpn_anchor_generator=parts.rpn.anchor_generator, rpn_head=parts.rpn.head,
+                      box_roi_pool=parts.roi_heads.box_roi_pool, box_head=parts.roi_heads.box_head,
+                      box_predictor=parts.roi_heads.box_predictor)
+
+    def budget(n):
+        return int(math.ceil(n * factor)) if factor > 1 else int(n)
+
+    return FasterRCNN(
+        adapter, num_classes=None, **layers,
+        rpn_pre_nms_top_n_train=budget(2 * config.rpn_pre_nms_top_n),
+        rpn_pre_nms_top_n_test=budget(config.rpn_pre_nms_top_n),
+        rpn_post_nms_top_n_train=budget(2 * config.rpn_post_nms_top_n),
+        rpn_post_nms_top_n_test=budget(config.rpn_post_nms_top_n),
+        rpn_score_thresh=float(rpn_score_thresh),
+        rpn_batch_size_per_image=config.rpn_batch_size_per_image,
+        box_batch_size_per_image=config.box_batch_size_per_image,
+        box_detections_per_img=budget(config.box_detections_per_img),
+        box_score_thresh=config.box_score_thresh, box_nms_thresh=config.box_nms_thresh,
+    )
+
+
+def _inference_model(detector, tile_size):
+    """The detector's FasterRCNN rebuilt for inference on ``tile_size``-pixel tiles, sharing its weights.
+
+    The configured RPN proposal and detection budgets are per training tile; a larger tile holds
+    proportionally more sources and must not be starved of proposals, so the budgets scale with the tile
+    area (``ceil(n * (tile_size / config.tile_size) ** 2)``, never below the configured ones). RPN proposals
+    below the configuration's ``rpn_score_thresh`` objectness are dropped (training always uses 0).
+    The model is in eval mode.
+    """
+    config = detector.config
+    factor = max(1.0, (tile_size / config.tile_size) ** 2)
+    model = _faster_rcnn(config, detector.model.backbone, parts=detector.model, factor=factor,
+                         rpn_score_thresh=getattr(config, "rpn_score_thresh", 0.0))
+    model.transform = detector.model.transform
+    return model.train(False)
+
+
 class FasterRCNNDetector(nn.Module):
     """A torchvision Faster R-CNN source detector on an astrofmx backbone.
 
@@ -177,15 +222,19 @@ class FasterRCNNDetector(nn.Module):
         Per-epoch training record filled by `train_detector`.
     source : str or None
         Where the detector was loaded from (recorded in catalog metadata).
+
+    Examples
+    --------
+    >>> from astrofmx.detection import DetectorConfig, FasterRCNNDetector
+    >>> cfg = DetectorConfig(backbone="resnet18", weights=None, tile_size=64, pyramid_channels=32,
+    ...                      representation_size=64)
+    >>> det = FasterRCNNDetector(cfg)
+    >>> det.config.backbone, det.training
+    ('resnet18', False)
     """
 
     def __init__(self, config, *, backbone=None):
         super().__init__()
-        from torchvision.models.detection import FasterRCNN
-        from torchvision.models.detection.anchor_utils import AnchorGenerator
-        from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
-        from torchvision.ops import MultiScaleRoIAlign
-
         if not isinstance(config, DetectorConfig):
             raise TypeError(f"config must be a DetectorConfig, got {type(config).__name__}")
         if backbone is None:
@@ -205,23 +254,7 @@ class FasterRCNNDetector(nn.Module):
         self.history = []
         self.source = None
         adapter = _PyramidBackbone(backbone, config.pyramid_channels, frozen=config.mode == "frozen")
-        c = config.pyramid_channels
-        anchors = AnchorGenerator(sizes=tuple((s,) for s in config.anchor_sizes),
-                                  aspect_ratios=(tuple(config.aspect_ratios),) * 5)
-        roi_pool = MultiScaleRoIAlign(featmap_names=list(_LEVELS), output_size=7, sampling_ratio=2)
-        self.model = FasterRCNN(
-            adapter, num_classes=None,
-            rpn_anchor_generator=anchors, box_roi_pool=roi_pool,
-            box_head=TwoMLPHead(c * 7 * 7, config.representation_size),
-            box_predictor=FastRCNNPredictor(config.representation_size, config.num_classes + 1),
-            rpn_pre_nms_top_n_train=2 * config.rpn_pre_nms_top_n, rpn_pre_nms_top_n_test=config.rpn_pre_nms_top_n,
-            rpn_post_nms_top_n_train=2 * config.rpn_post_nms_top_n,
-            rpn_post_nms_top_n_test=config.rpn_post_nms_top_n,
-            rpn_batch_size_per_image=config.rpn_batch_size_per_image,
-            box_batch_size_per_image=config.box_batch_size_per_image,
-            box_detections_per_img=config.box_detections_per_img,
-            box_score_thresh=config.box_score_thresh, box_nms_thresh=config.box_nms_thresh,
-        )
+        self.model = _faster_rcnn(config, adapter)
         divisible = 32 if adapter.kind == "fpn" else int(spec.patch_size)
         self.model.transform = _fixed_size_transform(config, spec, divisible)
         if config.mode == "frozen":
@@ -328,12 +361,6 @@ class FasterRCNNDetector(nn.Module):
         body_trainable = sum(p.numel() for p in self.backbone.parameters() if p.requires_grad)
         return {"total": total, "trainable": trainable, "backbone": body, "backbone_trainable": body_trainable}
 
-    def save(self, path, *, overwrite=False):
-        """Save with `~astrofmx.detection.save_detector` (JSON config + safetensors weights)."""
-        from ._io import save_detector
-
-        return save_detector(self, path, overwrite=overwrite)
-
     def extra_repr(self):
         return (f"backbone={self.config.backbone!r}, mode={self.config.mode!r}, tile_size={self.config.tile_size}, "
                 f"upscale={self.config.upscale:g}")
@@ -366,14 +393,6 @@ def build_detector(config=None, *, backbone=None, **kwargs):
     >>> det.config.mode, det.count_parameters()["backbone_trainable"] > 0
     ('scratch', True)
     """
-    import dataclasses
-
     if isinstance(backbone, str):
         kwargs["backbone"], backbone = backbone, None
-    if config is None:
-        config = DetectorConfig(**kwargs)
-    elif not isinstance(config, DetectorConfig):
-        raise TypeError(f"config must be a DetectorConfig, got {type(config).__name__}")
-    elif kwargs:
-        config = dataclasses.replace(config, **kwargs)
-    return FasterRCNNDetector(config, backbone=backbone)
+    return FasterRCNNDetector(_resolve_config(config, kwargs), backbone=backbone)

@@ -8,7 +8,7 @@ from astropy.nddata import NDData
 
 from astrofmx.compare import crossmatch
 from astrofmx.detection import build_detector, detect_sources
-from astrofmx.detection._inference import _image_to_model, _model_to_image
+from astrofmx.detection._tiles import _image_to_model, _model_to_image
 from astrofmx.io import SOURCE_COLUMNS
 from astrofmx.utils import NoDetectionsWarning, cpu_supports_bf16
 
@@ -191,7 +191,7 @@ def test_boxes_sharing_a_peak_are_one_source(rng):
     import torch
     from torchvision.ops import box_iou
 
-    from astrofmx.detection._inference import _measure_peaks, _same_source
+    from astrofmx.detection._postprocess import _measure_peaks, _same_source
     from astrofmx.preprocess import get_preset
 
     yy, xx = np.mgrid[:64, :64]

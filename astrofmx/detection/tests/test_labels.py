@@ -6,7 +6,8 @@ from astropy.io import fits
 from astropy.table import QTable, Table
 from astropy.wcs import WCS
 
-from astrofmx.detection import boxes_from_table, catalog_to_boxes
+from astrofmx.detection import catalog_to_boxes
+from astrofmx.detection._labels import _boxes_from_table
 from astrofmx.utils import AstrofmxWarning
 
 
@@ -74,7 +75,7 @@ def test_pixel_components_photutils_style():
 
 def test_segment_bboxes_and_catalog_boxes():
     seg = Table({"bbox_xmin": [3], "bbox_xmax": [7], "bbox_ymin": [10], "bbox_ymax": [12]})
-    np.testing.assert_array_equal(boxes_from_table(seg), [[2.5, 9.5, 7.5, 12.5]])
+    np.testing.assert_array_equal(_boxes_from_table(seg), [[2.5, 9.5, 7.5, 12.5]])
     from astrofmx.io import make_source_catalog
 
     cat = make_source_catalog([[2.5, 9.5, 7.5, 12.5]])

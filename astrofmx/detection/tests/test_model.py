@@ -75,3 +75,20 @@ def test_prebuilt_backbone_and_bad_inputs():
         build_detector({"backbone": "resnet18"})
     with pytest.raises(TypeError, match="backbone must be an astrofmx Backbone"):
         FasterRCNNDetector(DetectorConfig(weights=None), backbone=torch.nn.Linear(2, 2))
+
+
+def test_inference_model_scales_budgets_and_shares_weights():
+    from astrofmx.detection._model import _inference_model
+
+    det = build_detector(backbone="resnet18", weights=None, tile_size=64, pyramid_channels=16,
+                         representation_size=32, rpn_pre_nms_top_n=100, rpn_post_nms_top_n=50,
+                         box_detections_per_img=30, rpn_score_thresh=0.1)
+    same = _inference_model(det, 64)
+    assert same.rpn._pre_nms_top_n["testing"] == 100 and same.roi_heads.detections_per_img == 30
+    assert same.rpn.score_thresh == 0.1 and det.model.rpn.score_thresh == 0.0
+    big = _inference_model(det, 100)  # (100 / 64) ** 2 = 2.44 times the budgets, rounded up
+    assert big.rpn._pre_nms_top_n["testing"] == 245 and big.rpn._post_nms_top_n["testing"] == 123
+    assert big.roi_heads.detections_per_img == 74
+    assert det.model.rpn._pre_nms_top_n["testing"] == 100  # the detector itself is untouched
+    assert big.roi_heads.box_predictor is det.model.roi_heads.box_predictor and big.backbone is det.model.backbone
+    assert not big.training

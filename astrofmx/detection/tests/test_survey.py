@@ -1,11 +1,11 @@
-"""detect_sources over many files: serial and Dask runs agree, reruns resume, failures are reported."""
+"""detect_survey over many files: serial and Dask runs agree, reruns resume, failures are reported."""
 
 import os
 
 import numpy as np
 import pytest
 
-from astrofmx.detection import build_detector, detect_sources, save_detector
+from astrofmx.detection import build_detector, detect_sources, detect_survey, save_detector
 from astrofmx.utils import BatchResult
 
 from .conftest import SMALL_HEADS, simulated_field
@@ -43,7 +43,7 @@ def test_serial_equals_dask_and_single_calls(survey, tmp_path):
     from distributed import Client, LocalCluster
 
     files, model = survey
-    serial = detect_sources([str(f) for f in files], model=model, output_dir=tmp_path / "serial", **OPTS)
+    serial = detect_survey([str(f) for f in files], tmp_path / "serial", model=model, **OPTS)
     assert isinstance(serial, BatchResult) and serial.n_done == 3 and serial.ok
     assert len(serial.catalog) > 0
     # the batch is the concatenation of the per-file calls
@@ -54,8 +54,8 @@ def test_serial_equals_dask_and_single_calls(survey, tmp_path):
         np.testing.assert_allclose(mine["x_centroid"], one["x_centroid"], atol=1e-6)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
             Client(cluster) as client:
-        par = detect_sources(str(files[0].parent / "field*.fits"), model=model, output_dir=tmp_path / "par",
-                             parallel=client, **OPTS)
+        par = detect_survey(str(files[0].parent / "field*.fits"), tmp_path / "par", model=model,
+                            parallel=client, **OPTS)
     assert par.n_done == 3 and par.summary["status"].tolist() == ["done"] * 3
     assert _rows(par.catalog) == _rows(serial.catalog)
     assert (tmp_path / "par" / "detect_combined.ecsv").is_file()
@@ -66,24 +66,35 @@ def test_resume_skips_finished_files_and_reports_failures(survey, tmp_path):
     broken = tmp_path / "broken.fits"
     broken.write_text("not a FITS file")
     out = tmp_path / "out"
-    first = detect_sources([str(files[0]), str(broken)], model=model, output_dir=out, **OPTS)
+    first = detect_survey([str(files[0]), str(broken)], out, model=model, **OPTS)
     assert first.summary["status"].tolist() == ["done", "failed"]
     assert "FITS" in first.failed["error"][0] or "fits" in first.failed["error"][0].lower()
     done_file = first.summary["output"][0]
     mtime = os.stat(done_file).st_mtime_ns
-    again = detect_sources([str(f) for f in files] + [str(broken)], model=model, output_dir=out, **OPTS)
+    again = detect_survey([str(f) for f in files] + [str(broken)], out, model=model, **OPTS)
     assert again.summary["status"].tolist() == ["skipped", "done", "done", "failed"]
     assert os.stat(done_file).st_mtime_ns == mtime  # not recomputed
     n_per_file = [int((again.catalog["input"] == str(f)).sum()) for f in files]
     assert sum(n_per_file) == len(again.catalog)  # nothing duplicated
 
 
-def test_many_inputs_need_output_dir(survey):
+def test_detect_sources_takes_one_image(survey):
     files, model = survey
-    with pytest.raises(ValueError, match="output_dir"):
+    with pytest.raises(TypeError, match="detect_survey"):
         detect_sources([str(f) for f in files], model=model, **OPTS)
     with pytest.raises(ValueError, match="matched no files"):
-        detect_sources("/nonexistent-dir/*.fits", model=model, output_dir="/tmp/unused-astrofmx", **OPTS)
+        detect_survey("/nonexistent-dir/*.fits", "/tmp/unused-astrofmx", model=model, **OPTS)
+    with pytest.raises(TypeError, match="detect_survey"):
+        detect_sources(str(files[0]), model=model, parallel=2, **OPTS)
+
+
+def test_detect_sources_on_many_files_is_deprecated(survey, tmp_path):
+    files, model = survey
+    with pytest.warns(DeprecationWarning, match="detect_survey"):
+        old = detect_sources(tuple(str(f) for f in files), model=model, output_dir=tmp_path / "old", **OPTS)
+    new = detect_survey([str(f) for f in files], tmp_path / "new", model=model, **OPTS)
+    assert isinstance(old, BatchResult) and old.n_done == 3
+    assert _rows(old.catalog) == _rows(new.catalog)
 
 
 # -- one huge image -------------------------------------------------------------------------------------

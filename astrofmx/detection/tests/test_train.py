@@ -7,7 +7,8 @@ from astropy.io import fits
 
 from astrofmx.datasets import truth_boxes
 from astrofmx.detection import DetectorConfig, evaluate_detector, mean_average_precision, train_detector
-from astrofmx.detection._train import _prepare, _read_coco, _tile_map
+from astrofmx.detection._labels import _read_coco
+from astrofmx.detection._train_data import _prepare, _tile_map
 from astrofmx.utils import cpu_supports_bf16
 
 from .conftest import SMALL_HEADS, TINY_VIT, simulated_field
@@ -121,3 +122,32 @@ def test_bad_training_inputs(small_field):
         train_detector(image, small_field.truth, **{**quick, "epochs": 0})
     with pytest.raises(ValueError, match="not in class_names"):
         train_detector(image, small_field.truth, label_column="morphology", **quick)
+
+
+def test_augmentation_moves_boxes_with_the_image():
+    from astrofmx.detection._train_data import _augment
+
+    x = torch.zeros(3, 32, 32)
+    x[:, 4:8, 20:30] = 1.0  # rows 4-7, columns 20-29: box (20, 4, 30, 8) in edge coordinates
+    boxes = torch.tensor([[20.0, 4.0, 30.0, 8.0]])
+    gen = torch.Generator().manual_seed(0)
+    seen = set()
+    for _ in range(40):
+        out, moved = _augment(x, boxes, ("flip", "rot90"), gen)
+        x0, y0, x1, y1 = moved[0].round().int().tolist()
+        bright = out[0] > 0.5
+        assert bright[y0:y1, x0:x1].all() and bright.sum() == (x1 - x0) * (y1 - y0)
+        seen.add((x0, y0, x1, y1))
+    assert len(seen) == 8  # the eight symmetries of the square
+
+
+def test_training_options_and_keywords_agree(small_field):
+    from astrofmx.detection import TrainingOptions
+
+    opts = TrainingOptions(epochs=1, steps_per_epoch=1, batch_size=2, seed=3, progress_bar=False, register=False)
+    a = train_detector(small_field.to_nddata(), small_field.truth, options=opts, precision="fp32", **VIT)
+    b = train_detector(small_field.to_nddata(), small_field.truth, epochs=1, steps_per_epoch=1, batch_size=2, seed=3,
+                       progress_bar=False, register=False, precision="fp32", **VIT)
+    assert a.history[0]["loss"] == pytest.approx(b.history[0]["loss"])
+    with pytest.raises(TypeError, match="options must be a TrainingOptions"):
+        train_detector(small_field.to_nddata(), small_field.truth, options={"epochs": 1}, **VIT)

@@ -1,0 +1,167 @@
+"""The steps of `detect_sources` on one image: tiles through the detector, merged into one catalog."""
+
+import dataclasses
+import logging
+import time
+
+import numpy as np
+
+from ..utils import progress_bar as _progress_bar
+from ._model import _inference_model
+from ._postprocess import _core_mask, _measure_peaks, _same_source, _valid_at
+from ._resolve import _check_options, _resolve_batch_size, _resolve_detector
+from ._tiles import _fit_normalizer, _iter_windows, _load, _model_to_image, _n_windows, _scale, _to_model
+
+__all__ = []
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class _TileDetections:
+    """Detections of every tile in image pixels, with the centre of the tile that found each one."""
+
+    boxes: list = dataclasses.field(default_factory=list)
+    scores: list = dataclasses.field(default_factory=list)
+    labels: list = dataclasses.field(default_factory=list)
+    own_cx: list = dataclasses.field(default_factory=list)
+    own_cy: list = dataclasses.field(default_factory=list)
+    tile_cx: list = dataclasses.field(default_factory=list)
+    tile_cy: list = dataclasses.field(default_factory=list)
+    n_run: int = 0
+
+    def add(self, output, x0, y0, centre, scale, score_threshold):
+        scores = output["scores"].float().cpu().numpy()
+        keep = scores >= score_threshold
+        if not keep.any():
+            return
+        boxes = _model_to_image(output["boxes"].float().cpu().numpy()[keep], x0, y0, scale)
+        self.boxes.append(boxes)
+        self.scores.append(scores[keep])
+        self.labels.append(output["labels"].cpu().numpy()[keep])
+        self.own_cx.append(np.full(len(boxes), centre[1]))
+        self.own_cy.append(np.full(len(boxes), centre[0]))
+
+
+def _run_tiles(det, img, fitted, *, tile_size, overlap, batch_size, dev, precision, score_threshold, progress_bar):
+    """Every tile with a valid pixel through the detector, ``batch_size`` at a time: `_TileDetections`."""
+    import torch
+
+    cfg = det.config
+    scale = _scale(tile_size, cfg.upscale)
+    model = _inference_model(det, tile_size)
+    found = _TileDetections()
+
+    def flush(batch):
+        if not batch:
+            return
+        x = _to_model([b[2] for b in batch], tile_size, cfg.upscale).to(dev)
+        with torch.inference_mode(), det.autocast(precision, dev):
+            out = model(list(x))
+        found.n_run += len(batch)
+        for (y0, x0, _, centre), o in zip(batch, out):
+            found.add(o, x0, y0, centre, scale, score_threshold)
+
+    batch = []
+    bar = _progress_bar(total=_n_windows(img.data.shape, tile_size, overlap), desc="detect_sources", unit="tile",
+                        enabled=progress_bar)
+    with bar:
+        for y0, x0, h, w, data in _iter_windows(img, fitted, tile_size, overlap):
+            centre = (y0 + 0.5 * (h - 1), x0 + 0.5 * (w - 1))
+            found.tile_cy.append(centre[0])
+            found.tile_cx.append(centre[1])
+            if data is not None:
+                batch.append((y0, x0, data, centre))
+                if len(batch) == batch_size:
+                    flush(batch)
+                    batch = []
+            bar.update(1)
+        flush(batch)
+    return found
+
+
+def _merge(img, found, nms_threshold):
+    """``(boxes, scores, labels)`` of the image: each detection from its own tile, centred on a valid pixel,
+    duplicates across tile borders removed by `torchvision.ops.batched_nms`, boxes clipped to the image."""
+    import torch
+    from torchvision.ops import batched_nms
+
+    if not found.boxes:
+        return np.zeros((0, 4)), np.zeros(0), np.zeros(0, dtype=np.int64)
+    shape = img.data.shape
+    boxes, scores, labels = (np.concatenate(v) for v in (found.boxes, found.scores, found.labels))
+    cx = 0.5 * (boxes[:, 0] + boxes[:, 2])
+    cy = 0.5 * (boxes[:, 1] + boxes[:, 3])
+    keep = _core_mask(cx, found.tile_cx, np.concatenate(found.own_cx)) \
+        & _core_mask(cy, found.tile_cy, np.concatenate(found.own_cy))
+    # centre on a valid pixel of the image
+    ix = np.clip(np.round(cx).astype(int), 0, shape[1] - 1)
+    iy = np.clip(np.round(cy).astype(int), 0, shape[0] - 1)
+    keep &= (cx > -0.5) & (cx < shape[1] - 0.5) & (cy > -0.5) & (cy < shape[0] - 0.5)
+    keep[keep] = _valid_at(img, iy[keep], ix[keep])
+    boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
+    if len(boxes):
+        idx = batched_nms(torch.from_numpy(boxes), torch.from_numpy(scores.astype(np.float64)),
+                          torch.from_numpy(labels.astype(np.int64)), nms_threshold).numpy()
+        boxes, scores, labels = boxes[idx], scores[idx], labels[idx]
+    boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], -0.5, shape[1] - 0.5)
+    boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], -0.5, shape[0] - 0.5)
+    return boxes, scores, labels
+
+
+def _catalog(det, img, boxes, scores, labels, peaks, peak_snr, meta):
+    """The `~astrofmx.io.make_source_catalog` table of the kept detections, with peak and peak S/N."""
+    from ..io import make_source_catalog
+
+    names = np.asarray(det.config.class_names)
+    label_names = names[np.asarray(labels, dtype=np.int64) - 1] if len(labels) else np.zeros(0, dtype="U16")
+    catalog = make_source_catalog(boxes, scores=scores, labels=label_names, wcs=img.wcs, meta=meta,
+                                  finder="astrofmx.detect_sources")
+    catalog["peak"] = peaks if img.unit is None else peaks * img.unit
+    catalog["peak_snr"] = peak_snr
+    return catalog
+
+
+def _detect_image(image, *, model=None, backbone=None, tile_size=None, overlap=None, score_threshold=0.5,
+                  min_snr=None, nms_threshold=0.5, batch_size="auto", device=None, precision="auto",
+                  progress_bar=True):
+    """`~astrofmx.detection.detect_sources` on one image (its arguments): the catalog."""
+    from ..utils import resolve_device, resolve_precision
+
+    det = _resolve_detector(model, backbone, device)
+    cfg = det.config
+    dev = resolve_device(device) if device is not None else det.device
+    det.to(dev)
+    precision = resolve_precision(precision, dev)
+    tile_size, overlap, min_snr = _check_options(cfg, int(det.spec.patch_size), tile_size, overlap,
+                                                 score_threshold, nms_threshold, min_snr)
+    batch_size = _resolve_batch_size(batch_size, det, dev, precision, tile_size)
+
+    t_start = time.perf_counter()
+    img = _load(image)
+    fitted = _fit_normalizer(img, cfg.normalizer)
+    det.train(False)
+    found = _run_tiles(det, img, fitted, tile_size=tile_size, overlap=overlap, batch_size=batch_size, dev=dev,
+                       precision=precision, score_threshold=score_threshold, progress_bar=progress_bar)
+    boxes, scores, labels = _merge(img, found, nms_threshold)
+    peaks, peak_snr, py, px = _measure_peaks(img, boxes, fitted)
+    keep = _same_source(boxes, py, px)
+    if min_snr:
+        keep &= peak_snr >= min_snr
+    elapsed = time.perf_counter() - t_start
+    meta = {
+        "model": det.source or "in-memory FasterRCNNDetector",
+        "backbone": cfg.backbone,
+        "weights": det.source or str(cfg.weights),
+        "detector_mode": cfg.mode,
+        "preprocessing": (f"normalizer={cfg.normalizer}; whole image normalized once; tile_size={tile_size}; "
+                          f"overlap={overlap}; upscale={cfg.upscale:g}; precision={precision}"),
+        "score_threshold": float(score_threshold),
+        "min_snr": float(min_snr or 0.0),
+        "nms_threshold": float(nms_threshold),
+        "n_tiles": found.n_run,
+        "batch_size": int(batch_size),
+        "runtime_s": round(elapsed, 3),
+    }
+    logger.info("detect_sources: %d sources in %d tiles (%.1f s)", int(keep.sum()), found.n_run, elapsed)
+    return _catalog(det, img, boxes[keep], scores[keep], labels[keep], peaks[keep], peak_snr[keep], meta)

@@ -1,0 +1,114 @@
+"""Detections of all tiles into one image catalog: tile ownership, valid centres, NMS, peaks, repeats."""
+
+import math
+
+import numpy as np
+
+from ._tiles import release_mapped_pages
+
+__all__ = []
+
+#: Rows of a memory-mapped image read between two releases of its pages (point reads after the tiles).
+_BAND_ROWS = 256
+
+
+def _core_mask(centres, tile_centres, own):
+    """True where a detection centre is nearest to its own tile's centre (per axis)."""
+    tc = np.asarray(sorted(set(tile_centres)))
+    nearest = tc[np.abs(centres[:, None] - tc[None, :]).argmin(axis=1)]
+    return np.isclose(nearest, own)
+
+
+def _measure_peaks(img, boxes, fitted):
+    """Peak value and peak signal-to-noise ratio inside each box (NaN where the box has no valid pixel).
+
+    The background and noise at the peak come from the local mesh of the detector's normalizer when it
+    has one (``'radio-local'``), else from a mesh of 48-pixel boxes estimated here (streamed, as BANE
+    and SExtractor do), so a source is judged against the noise around it.
+    """
+    from ..preprocess import BackgroundMesh, estimate_background_mesh
+
+    n = len(boxes)
+    peaks, snr = np.full(n, np.nan), np.full(n, np.nan)
+    py, px = np.full(n, -1), np.full(n, -1)
+    if n == 0:
+        return peaks, snr, py, px
+    mesh = getattr(fitted, "background", None)
+    if not isinstance(mesh, BackgroundMesh):
+        mesh = estimate_background_mesh(img.data, img.mask, box_size=48)
+    ny, nx = img.data.shape
+    band = 0
+    for i in np.argsort(boxes[:, 1], kind="stable"):  # top to bottom: a memory map is read band by band
+        x0, y0, x1, y1 = boxes[i]
+        if y0 > band + _BAND_ROWS:  # drop the pages of the rows above (read again if needed)
+            release_mapped_pages(img.data)
+            band = y0
+        # pixels whose centres lie inside the box (at least the centre pixel)
+        cx, cy = 0.5 * (x0 + x1), 0.5 * (y0 + y1)
+        ix0, ix1 = min(math.ceil(x0), int(round(cx))), max(math.floor(x1), int(round(cx))) + 1
+        iy0, iy1 = min(math.ceil(y0), int(round(cy))), max(math.floor(y1), int(round(cy))) + 1
+        ix0, iy0, ix1, iy1 = max(ix0, 0), max(iy0, 0), min(ix1, nx), min(iy1, ny)
+        win = np.array(img.data[iy0:iy1, ix0:ix1], dtype=np.float32)
+        if img.mask is not None:
+            win[np.asarray(img.mask[iy0:iy1, ix0:ix1], dtype=bool)] = np.nan
+        if win.size == 0 or not np.isfinite(win).any():
+            continue
+        k = int(np.nanargmax(win))
+        peaks[i] = win.flat[k]
+        py[i], px[i] = iy0 + k // win.shape[1], ix0 + k % win.shape[1]
+    release_mapped_pages(img.data)
+    ok = np.isfinite(peaks)
+    bkg, noise = mesh.at(py[ok], px[ok])
+    snr[ok] = (peaks[ok] - bkg) / noise
+    return peaks, snr, py, px
+
+
+def _same_source(boxes, py, px):
+    """False for a detection that repeats a higher-scored one (rows sorted by decreasing score).
+
+    Two boxes are the same source when they share the brightest pixel and each box holds the other's
+    centre: NMS misses such pairs when their shapes differ (e.g. a round and an elongated box on one
+    bright source), while neighbours that are resolved have peaks of their own.
+    """
+    keep = np.ones(len(boxes), dtype=bool)
+    cx, cy = 0.5 * (boxes[:, 0] + boxes[:, 2]), 0.5 * (boxes[:, 1] + boxes[:, 3])
+    first = {}
+    for i in range(len(boxes)):
+        if py[i] < 0:
+            continue
+        key = (int(py[i]), int(px[i]))
+        for j in first.get(key, ()):
+            bi, bj = boxes[i], boxes[j]
+            if bj[0] <= cx[i] <= bj[2] and bj[1] <= cy[i] <= bj[3] and bi[0] <= cx[j] <= bi[2] \
+                    and bi[1] <= cy[j] <= bi[3]:
+                keep[i] = False
+                break
+        if keep[i]:
+            first.setdefault(key, []).append(i)
+    return keep
+
+
+def _valid_at(img, iy, ix):
+    """True where pixels ``(iy, ix)`` are finite and not masked (reads only those pixels, band by band)."""
+    iy, ix = np.asarray(iy, dtype=int), np.asarray(ix, dtype=int)
+    ok = np.zeros(len(iy), dtype=bool)
+    if len(iy) == 0:
+        return ok
+    data = img.data
+    order = np.argsort(iy, kind="stable")
+    starts = np.arange(0, int(iy.max()) + 1 + _BAND_ROWS, _BAND_ROWS)
+    bounds = np.searchsorted(iy[order], starts)
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        if hi == lo:
+            continue
+        sel = order[lo:hi]
+        if hasattr(data, "vindex"):  # dask
+            values = np.asarray(data.vindex[iy[sel], ix[sel]])
+        else:
+            values = np.asarray(data[iy[sel], ix[sel]])
+        good = np.isfinite(values)
+        if img.mask is not None:
+            good &= ~np.asarray(img.mask[iy[sel], ix[sel]], dtype=bool)
+        ok[sel] = good
+        release_mapped_pages(data)
+    return ok

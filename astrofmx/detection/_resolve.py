@@ -1,0 +1,83 @@
+"""What a `detect_sources` call runs with: the detector, the checked options and the batch size."""
+
+import math
+import os
+
+import numpy as np
+
+from ._io import load_detector
+from ._model import FasterRCNNDetector, _inference_model
+
+__all__ = []
+
+
+def _resolve_detector(model, backbone, device):
+    if model is None:
+        if backbone is None:  # the embedded default detector
+            from ._default import get_default_detector
+
+            return get_default_detector(device=device)
+        from ..backbones import list_backbones
+
+        if not isinstance(backbone, str):
+            raise TypeError(f"backbone must be a registry name (str), got {backbone!r}")
+        if backbone not in list_backbones() and not backbone.startswith("timm:"):
+            raise ValueError(f"unknown backbone {backbone!r}; choose one of {list_backbones()} or 'timm:<name>'")
+        from ._zoo import find_detector
+
+        folder = find_detector(backbone)
+        if folder is not None:
+            return load_detector(folder, device=device)
+        raise ValueError(f"no trained detector is available for backbone {backbone!r}: train one with "
+                         f"astrofmx.train_detector(images, boxes, backbone={backbone!r}) (it is then used here), "
+                         f"or register a published one with astrofmx.detection.register_detector({backbone!r}, "
+                         "url=..., sha256=...) or path=...; or pass model=<saved detector folder>")
+    if isinstance(model, (str, os.PathLike)):
+        model = load_detector(model, device=device)
+    if not isinstance(model, FasterRCNNDetector):
+        raise TypeError(f"model must be a FasterRCNNDetector or the path of a saved detector, got "
+                        f"{type(model).__name__}")
+    if backbone is not None and backbone != model.config.backbone:
+        raise ValueError(f"backbone={backbone!r} does not match the detector's backbone "
+                         f"{model.config.backbone!r}; pass only model=")
+    return model
+
+
+
+def _resolve_batch_size(batch_size, det, dev, precision, tile_size):
+    """An int, or 'auto': 8 tiles on a CPU, as many as fit in the free memory of a GPU."""
+    import torch
+
+    from ..utils import resolve_batch_size
+
+    size = int(round(tile_size * det.config.upscale))
+    model = _inference_model(det, tile_size)
+
+    def probe(n):
+        with torch.inference_mode(), det.autocast(precision, dev):
+            model(list(torch.zeros(n, 3, size, size, device=dev)))
+
+    return resolve_batch_size(batch_size, dev, probe, cpu_default=8)
+
+
+def _check_options(config, patch, tile_size, overlap, score_threshold, nms_threshold, min_snr):
+    """``(tile_size, overlap, min_snr)`` of a `detect_sources` call, defaults filled in from ``config``."""
+    if tile_size is None:
+        tile_size = config.inference_tile_size or config.tile_size
+    if isinstance(tile_size, bool) or not isinstance(tile_size, (int, np.integer)) or tile_size <= 0:
+        raise ValueError(f"tile_size must be a positive integer, got {tile_size!r}")
+    tile_size = int(tile_size)
+    if tile_size * config.upscale < patch:
+        raise ValueError(f"tile_size={tile_size} (x upscale {config.upscale:g}) is smaller than one {patch}-pixel "
+                         f"patch of backbone {config.backbone!r}; use tile_size >= {math.ceil(patch / config.upscale)}")
+    overlap = tile_size // 4 if overlap is None else overlap
+    if isinstance(overlap, bool) or not isinstance(overlap, (int, np.integer)) or not 0 <= overlap < tile_size:
+        raise ValueError(f"overlap must be an integer in [0, tile_size={tile_size}), got {overlap!r}")
+    for name, value in (("score_threshold", score_threshold), ("nms_threshold", nms_threshold)):
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1:
+            raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
+    min_snr = config.min_snr if min_snr is None else min_snr
+    if min_snr is not None and (isinstance(min_snr, bool) or not isinstance(min_snr, (int, float))
+                                or not np.isfinite(min_snr) or min_snr < 0):
+        raise ValueError(f"min_snr must be a non-negative number of sigma or None, got {min_snr!r}")
+    return tile_size, overlap, min_snr
