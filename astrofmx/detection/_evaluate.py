@@ -142,26 +142,17 @@ def _radius_px(radius, ref_boxes_all, wcs):
 
 
 def _pooled_match_metrics(found, reference, radii):
-    """`astrofmx.compare.match_metrics` over several images at once, each matched only within itself.
-
-    The per-image box lists are stacked into one pixel catalog, each image scaled so that its radius is
-    one unit and placed apart from the others, so no match can cross images.
-    """
-    import astropy.units as u
-
-    from ..compare import match_metrics
+    """`astrofmx.compare.match_metrics` per image (each source matched within its own image), counts summed."""
+    from ..compare import catalog_scores, match_metrics
     from ..io import make_source_catalog
 
-    stacked_found, stacked_ref, x0 = [], [], 0.0
+    totals = dict(n_matched=0, n_sources=0, n_reference=0)
     for boxes, ref, rad in zip(found, reference, radii):
-        s = 1.0 / rad.to_value(u.pix)
-        for out, b in ((stacked_found, boxes), (stacked_ref, ref)):
-            out.append(b * s + np.array([x0, 0.0, x0, 0.0]))
-        extent = max([float(np.max(b[:, 2])) * s for b in (boxes, ref) if len(b)] + [0.0])
-        x0 += extent + 10.0
-    catalogs = [make_source_catalog(np.concatenate(b).reshape(-1, 4), warn_empty=False)
-                for b in (stacked_found, stacked_ref)]
-    return match_metrics(catalogs[0], catalogs[1], 1.0 * u.pix)
+        found_cat, ref_cat = (make_source_catalog(b.reshape(-1, 4), warn_empty=False) for b in (boxes, ref))
+        per_image = match_metrics(found_cat, ref_cat, rad)
+        for key in totals:
+            totals[key] += int(per_image[key])
+    return {**totals, **catalog_scores(**totals)}
 
 
 def _boxes_of(catalog):
