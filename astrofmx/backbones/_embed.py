@@ -537,7 +537,7 @@ def _auto_batch_size(batch_size, model, dev, precision, pooling):
 def _embed_many(images, *, backbone, weights, batch_size, pooling, device, precision, normalizer, cache_dir,
                 progress_bar, output_dir, parallel, resume, shard_size, output, ids, cache):
     """`embed` over shards of many inputs with `astrofmx.utils.run_batch`."""
-    from astrofmx.utils import run_batch
+    from ..survey import run_batch
 
     if output_dir is None:
         raise ValueError(f"parallel={parallel!r} needs output_dir=<folder> where the features of each shard are "

@@ -576,7 +576,7 @@ def _is_many(image):
 def _detect_many(images, *, model, backbone, device, output_dir, parallel, resume, output_format, progress_bar,
                  kwargs):
     """`detect_sources` over many files with `astrofmx.utils.run_batch` (the detector is resolved once)."""
-    from ..utils import run_batch
+    from ..survey import run_batch
 
     if output_dir is None:
         raise ValueError("detect_sources on many inputs needs output_dir=<folder> for the per-file catalogs, the "
