@@ -9,6 +9,7 @@ catalog, one subpackage per step:
 - `astrofmx.classification`: linear probes and supervised baselines
 - `astrofmx.detection`: Faster R-CNN source detection
 - `astrofmx.compare`: classical finders, cross-matching and metrics
+- `astrofmx.survey`: the resumable batch engine (files, globs, Dask) behind `detect_survey` and `embed_survey`
 - `astrofmx.datasets`: simulated fields and data-set loaders
 - `astrofmx.utils`: devices, progress bars, caches, warnings
 
@@ -32,7 +33,9 @@ _LAZY = {
     "list_backbones": "astrofmx.backbones",
     "register_backbone": "astrofmx.backbones",
     "embed": "astrofmx.backbones",
+    "embed_survey": "astrofmx.backbones",
     "detect_sources": "astrofmx.detection",
+    "detect_survey": "astrofmx.detection",
     "train_detector": "astrofmx.detection",
     "LinearProbe": "astrofmx.classification",
     "classify_sources": "astrofmx.classification",

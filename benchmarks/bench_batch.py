@@ -1,4 +1,4 @@
-"""Survey batches: speed-up of `astrofmx.utils.run_batch` on a Dask LocalCluster with 1 vs 2 workers.
+"""Survey batches: speed-up of `astrofmx.survey.run_batch` on a Dask LocalCluster with 1 vs 2 workers.
 
 Simulates ``-n`` radio fields of ``--size`` x ``--size`` pixels (seeded,
 `astrofmx.datasets.simulate_radio_field`) as FITS files, then runs the
@@ -56,7 +56,7 @@ def _warm_up(path):
 
 def _timed(files, outdir, parallel):
     from astrofmx.compare import find_sources_photutils
-    from astrofmx.utils import run_batch
+    from astrofmx.survey import run_batch
 
     start = time.perf_counter()
     result = run_batch(find_sources_photutils, files, output_dir=outdir, parallel=parallel, resume=False,

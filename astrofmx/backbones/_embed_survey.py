@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 
 from ._base import Backbone
-from ._engine import expand_inputs, run_batch
+from ..survey import expand_inputs, run_batch
 
 __all__ = ["embed_survey"]
 

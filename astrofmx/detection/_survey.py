@@ -2,7 +2,7 @@
 
 import warnings
 
-from ..utils import BatchResult, run_batch  # lead: switch to `from ..survey import run_batch, BatchResult` at merge
+from ..survey import BatchResult, run_batch
 from ._pipeline import _detect_image
 from ._resolve import _resolve_detector
 

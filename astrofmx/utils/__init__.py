@@ -1,6 +1,6 @@
 """Utilities shared by every astrofmx subpackage: devices, progress bars, caches and warnings."""
 
-from ._batch import *  # noqa: F401, F403
+from ._batching import *  # noqa: F401, F403
 from ._device import *  # noqa: F401, F403
 from ._download import *  # noqa: F401, F403
 from ._misc import *  # noqa: F401, F403

@@ -5,7 +5,7 @@ import pytest
 from astropy.io import fits
 
 from astrofmx.backbones import embed, embed_survey, get_backbone
-from astrofmx.backbones._engine import BatchResult  # lead: astrofmx.survey.BatchResult at merge
+from astrofmx.survey import BatchResult
 
 from .helpers import TINY_VIT
 
@@ -101,7 +101,7 @@ def test_tiles_of_a_memory_mapped_image_stream_through_embed(vit, tmp_path):
     """embed(iter_tiles(...)) reads one batch of tiles at a time and equals embedding the tiles' arrays."""
     from astrofmx.io import load_image
     from astrofmx.preprocess import iter_tiles
-    from astrofmx.utils import LiveCounter
+    from astrofmx.tests.helpers import LiveCounter
 
     rng = np.random.default_rng(8)
     data = rng.normal(0.0, 1.0, (512, 640)).astype(np.float32)

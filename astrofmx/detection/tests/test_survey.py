@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from astrofmx.detection import build_detector, detect_sources, detect_survey, save_detector
-from astrofmx.utils import BatchResult
+from astrofmx.survey import BatchResult
 
 from .conftest import SMALL_HEADS, simulated_field
 
@@ -129,7 +129,7 @@ def test_single_large_image_is_processed_in_bounded_memory(tmp_path, monkeypatch
 
     import astrofmx.preprocess as pre
     from astrofmx.preprocess import _background
-    from astrofmx.utils import LiveCounter
+    from astrofmx.tests.helpers import LiveCounter
 
     monkeypatch.setattr(_background, "_EXACT_PIXELS", 256 * 256)
     monkeypatch.setattr(_background, "_SAMPLE_PIXELS", 2**16)

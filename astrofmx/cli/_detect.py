@@ -1,0 +1,125 @@
+"""``astrofmx detect``: sources of one image (catalog, regions, overlay), or a resumable batch of many."""
+
+from pathlib import Path
+
+from ._common import (USER_ERRORS, add_command, add_output_flags, check_outputs, expand_paths, fraction,
+                      one_line, parallel_arg, positive_int, print_table)
+
+__all__ = []
+
+
+def add_parser(sub, parents):
+    p = add_command(
+        sub, "detect", "detect sources in FITS images with a Faster R-CNN detector",
+        "  astrofmx detect field.fits -o catalog.ecsv --regions catalog.reg --plot overlay.png\n"
+        "  astrofmx detect field.fits --model my_detector -o catalog.vot --score-threshold 0.3\n"
+        "  astrofmx detect 'survey/*.fits' --model my_detector --output-dir catalogs --parallel 4\n",
+        parents=parents,
+        description="Detect sources in a FITS image with a trained Faster R-CNN detector (--model, saved "
+                    "by 'astrofmx train-detector'; without it, the default detector) and write a "
+                    "catalog, a DS9 region file and an overlay PNG. Several images (or a quoted glob "
+                    "pattern) with --output-dir run as a resumable batch.")
+    p.add_argument("image", nargs="+", help="FITS file(s) or a quoted glob pattern")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--model", help="a detector saved by 'astrofmx train-detector' (folder or .safetensors)")
+    which.add_argument("--backbone", help="registry name of a backbone with a trained detector")
+    p.add_argument("-o", "--output", help="catalog to write (.ecsv, .fits or .vot)")
+    p.add_argument("--regions", help="DS9 region file to write (.reg)")
+    p.add_argument("--plot", help="overlay PNG to write")
+    p.add_argument("--tile-size", type=positive_int, help="tile side in pixels (default: the detector's)")
+    p.add_argument("--overlap", type=int, help="tile overlap in pixels (default: a quarter of the tile)")
+    p.add_argument("--score-threshold", type=fraction, default=0.5, help="minimum score (default: %(default)s)")
+    p.add_argument("--nms-threshold", type=fraction, default=0.5, help="IoU of duplicates (default: %(default)s)")
+    p.add_argument("--batch-size", type=positive_int, default=8, help="tiles per forward pass")
+    p.add_argument("--device", help="cpu, cuda, cuda:1... (default: CUDA when available)")
+    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"))
+    p.add_argument("--output-dir", help="batch mode: folder for per-file catalogs, summary and combined catalog")
+    p.add_argument("--parallel", type=parallel_arg, default=False,
+                   help="batch mode: number of worker processes (local Dask cluster) or 'current-scheduler'")
+    p.add_argument("--format", default="ecsv", choices=("ecsv", "fits", "parquet"), help="batch mode: catalog format")
+    p.add_argument("--no-resume", action="store_true", help="batch mode: recompute files already finished")
+    add_output_flags(p)
+    p.set_defaults(func=run)
+
+
+def _detector_hint(exc, args):
+    """Add the command-line spelling to the library's 'no detector' message."""
+    text = one_line(exc)
+    if args.model is None and ("model=" in text or "detector" in text):
+        hint = f"{text} (on the command line: --model PATH; make one with 'astrofmx train-detector')"
+        return type(exc)(hint) if type(exc) in (ValueError, FileNotFoundError, TypeError) else ValueError(hint)
+    return exc
+
+
+def _detect_options(args):
+    return dict(model=args.model, backbone=args.backbone, tile_size=args.tile_size, overlap=args.overlap,
+                score_threshold=args.score_threshold, nms_threshold=args.nms_threshold,
+                batch_size=args.batch_size, device=args.device, precision=args.precision)
+
+
+def _run_batch(images, args):
+    """Many images (or --output-dir): `astrofmx.detection.detect_survey`, resumable."""
+    from ..detection import detect_survey
+
+    if args.output_dir is None:
+        raise ValueError(f"{len(images)} images need --output-dir DIR for the per-file catalogs, the summary "
+                         "and the combined catalog")
+    if args.regions or args.plot or args.output:
+        raise ValueError("--output, --regions and --plot are for one image; with --output-dir the catalogs go "
+                         "to that folder")
+    if args.overwrite:
+        raise ValueError("--overwrite does not apply to --output-dir: finished files are kept and skipped "
+                         "(use --no-resume to recompute them)")
+    try:
+        result = detect_survey(images, args.output_dir, parallel=args.parallel, resume=not args.no_resume,
+                               output_format=args.format, progress_bar=not args.quiet, **_detect_options(args))
+    except USER_ERRORS as exc:
+        raise _detector_hint(exc, args) from exc
+    print(f"{len(images)} images: {result.n_done} done, {result.n_skipped} already finished (skipped), "
+          f"{result.n_failed} failed")
+    for row in result.failed:
+        print(f"  failed: {row['input']}: {row['error']}")
+    if result.catalog is not None:
+        print(f"{len(result.catalog)} sources in {result.combined_path}")
+    print(f"summary in {Path(result.output_dir) / 'detect_summary.ecsv'}")
+    if not result.ok:
+        raise RuntimeError(f"{result.n_failed} of {len(images)} images failed (see the summary); rerun the "
+                           "same command to retry them")
+
+
+def _run_one(path, args):
+    """One image: the catalog, and the region file and overlay asked for (else the catalog is printed)."""
+    from ..detection import detect_sources
+    from ..io import load_image, write_catalog, write_ds9
+
+    check_outputs([args.output, args.regions, args.plot], args.overwrite)
+    image = load_image(path)
+    try:
+        catalog = detect_sources(image, progress_bar=not args.quiet, **_detect_options(args))
+    except USER_ERRORS as exc:
+        raise _detector_hint(exc, args) from exc
+    print(f"{path}: {len(catalog)} sources (detector {catalog.meta.get('model', '?')}, "
+          f"backbone {catalog.meta.get('backbone', '?')}, score >= {args.score_threshold:g})")
+    if args.output is not None:
+        write_catalog(catalog, args.output, overwrite=args.overwrite)
+        print(f"wrote {args.output}")
+    if args.regions is not None:
+        write_ds9(catalog, args.regions, overwrite=args.overwrite, wcs=image.wcs)
+        print(f"wrote {args.regions}")
+    if args.plot is not None:
+        from ..compare import plot_catalogs
+
+        plot_catalogs(image, {"astrofmx": catalog}, filename=args.plot, overwrite=args.overwrite,
+                      title=Path(path).name)
+        print(f"wrote {args.plot}")
+    if args.output is None and args.regions is None and args.plot is None:
+        print_table(catalog[[c for c in ("id", "x_centroid", "y_centroid", "sky_centroid", "score", "label")
+                             if c in catalog.colnames]])
+
+
+def run(args):
+    images = expand_paths(args.image)
+    if len(images) > 1 or args.output_dir is not None:
+        _run_batch(images, args)
+    else:
+        _run_one(images[0], args)

@@ -1,0 +1,89 @@
+"""``astrofmx preview``: load, normalize and tile a FITS image; a PNG and a tile table."""
+
+from pathlib import Path
+
+from ._common import add_command, add_output_flags, check_outputs
+
+__all__ = []
+
+
+def add_parser(sub, parents):
+    p = add_command(sub, "preview", "load, normalize and tile a FITS image; write a PNG and a tile table",
+                    "  astrofmx preview field.fits -o field.png\n"
+                    "  astrofmx preview field.fits --preset optical --tile-size 128 --tiles tiles.ecsv\n",
+                    parents=parents)
+    p.add_argument("image", help="FITS file")
+    p.add_argument("--preset", default="radio", help="normalization preset (default: %(default)s)")
+    p.add_argument("--tile-size", type=int, default=256)
+    p.add_argument("--overlap", type=int, default=32)
+    p.add_argument("-o", "--output", help="preview PNG to write")
+    p.add_argument("--tiles", help="tile table to write (.ecsv, .fits, .vot)")
+    add_output_flags(p)
+    p.set_defaults(func=run)
+
+
+def _tile_table(image, normalizer, *, tile_size, overlap, progress):
+    """One row per tile: its corner, size, valid fraction and median normalized value."""
+    import numpy as np
+    from astropy.table import QTable
+
+    from ..preprocess import TileGrid, iter_tiles
+    from ..utils import progress_bar
+
+    grid = TileGrid(image.data.shape, tile_size=tile_size, overlap=overlap)
+    rows = []
+    for tile in progress_bar(iter_tiles(image, tile_size=tile_size, overlap=overlap), total=len(grid),
+                             desc="tiles", enabled=progress):
+        valid = ~tile.mask
+        values = normalizer(tile.data, mask=tile.mask)[valid]
+        rows.append((tile.x0, tile.y0, tile.data.shape[1], tile.data.shape[0], float(valid.mean()),
+                     float(np.median(values)) if values.size else np.nan))
+    return QTable(rows=rows, names=("x0", "y0", "width", "height", "valid_fraction", "median_normalized"))
+
+
+def _write_preview_png(image, normalized, tiles, filename, *, title, overwrite):
+    """The normalized model input with the tile outlines, drawn by `astrofmx.compare.plot_catalogs`."""
+    from astropy.nddata import NDData
+    from astropy.table import QTable
+
+    from ..compare import plot_catalogs
+
+    outlines = QTable({"x_centroid": tiles["x0"] + 0.5 * (tiles["width"] - 1),
+                       "y_centroid": tiles["y0"] + 0.5 * (tiles["height"] - 1),
+                       "bbox_xmin": tiles["x0"] - 0.5, "bbox_ymin": tiles["y0"] - 0.5,
+                       "width": tiles["width"], "height": tiles["height"]})
+    shown = NDData(normalized, mask=image.mask, wcs=image.wcs)
+    plot_catalogs(shown, {"tiles": outlines}, stretch="linear", interval="minmax", filename=filename,
+                  overwrite=overwrite, title=title)
+
+
+def preview(image_path, *, preset, tile_size, overlap, png, tiles_out, overwrite, progress):
+    """Load, normalize and tile ``image_path``; write the PNG and the tile table asked for."""
+    from ..io import load_image
+    from ..preprocess import get_preset
+
+    check_outputs([png, tiles_out], overwrite)
+    image = load_image(image_path)
+    normalizer = get_preset(preset)
+    table = _tile_table(image, normalizer, tile_size=tile_size, overlap=overlap, progress=progress)
+    table.meta["image"] = str(image_path)
+    table.meta["preset"] = repr(normalizer)
+    if tiles_out is not None:
+        table.write(tiles_out, overwrite=overwrite)
+    if png is not None:
+        _write_preview_png(image, normalizer(image.data, mask=image.mask), table, png,
+                           title=f"{Path(str(image_path)).name} ({preset})", overwrite=overwrite)
+    return image, table
+
+
+def run(args):
+    image, table = preview(args.image, preset=args.preset, tile_size=args.tile_size, overlap=args.overlap,
+                           png=args.output, tiles_out=args.tiles, overwrite=args.overwrite,
+                           progress=not args.quiet)
+    ny, nx = image.data.shape
+    print(f"{args.image}: {nx} x {ny} pixels, unit {image.unit}, "
+          f"{'celestial WCS' if image.wcs is not None else 'no WCS'}, {int(image.mask.sum())} blank pixels")
+    print(f"{len(table)} tiles of {args.tile_size} px (overlap {args.overlap})")
+    for path in (args.output, args.tiles):
+        if path is not None:
+            print(f"wrote {path}")
