@@ -8,14 +8,13 @@ import numpy as np
 
 from ._base import Backbone
 from ..survey import expand_inputs, run_batch
+from ._embed_core import _check_batch_size, _embed_images
 
 __all__ = ["embed_survey"]
 
 
 def _embed_shard(items, **kwargs):
-    from ._embed import embed
-
-    return embed(items, **kwargs)
+    return _embed_images(items, **kwargs)
 
 
 def _shards(paths, shard_size):
@@ -92,7 +91,6 @@ def embed_survey(inputs, output_dir, *, parallel=False, resume=True, shard_size=
     >>> result.n_done, np.asarray(result.features).shape
     (2, (3, 32))
     """
-    from ._embed import _check_batch_size
     from ._vit import check_pooling
 
     if isinstance(shard_size, bool) or not isinstance(shard_size, (int, np.integer)) or shard_size < 1:

@@ -26,7 +26,7 @@ from astrofmx.utils import WeightsChecksumError, WeightsNotFoundError, fetch, ge
 
 from ._checkpoint import load_weights
 
-__all__ = ["resolve_pretrained_file", "weights_cache_dir", "weights_cached"]
+__all__ = ["resolve_pretrained_file", "weights_cache_dir"]
 
 logger = logging.getLogger(__name__)
 
@@ -167,39 +167,6 @@ def _file_names(spec):
         return [fname for fname, *_ in _sources(spec)]
     except (ValueError, ImportError):
         return None
-
-
-def weights_cached(name, cache_dir=None):
-    """Whether the pretrained weights of backbone ``name`` are in the local cache.
-
-    Looks for the weight file in `weights_cache_dir`; builds no model (and,
-    for the built-in entries, imports neither timm nor torchvision).
-
-    Parameters
-    ----------
-    name : str
-        Registry name or ``"timm:<name>"``.
-    cache_dir : path-like, optional
-        Cache root; default from `~astrofmx.utils.get_cache_dir`.
-
-    Returns
-    -------
-    cached : bool or None
-        None when the backbone has no pretrained weights source.
-
-    Examples
-    --------
-    >>> from astrofmx.backbones import weights_cached
-    >>> weights_cached("resnet18", "/tmp/astrofmx-doctest-empty-cache")
-    False
-    """
-    from ._registry import get_backbone_spec
-
-    names = _file_names(get_backbone_spec(name))
-    if names is None:
-        return None
-    folder = weights_cache_dir(name, cache_dir)
-    return any((folder / fname).is_file() for fname in names)
 
 
 def _missing_message(spec, sources, target_dir, reason):

@@ -9,9 +9,9 @@ from astrofmx.utils import resolve_device
 from ._base import Backbone, BackboneSpec
 from ._builders import build_timm, builtin_entries, timm_spec_and_model
 from ._checkpoint import load_weights
-from ._pretrained import load_pretrained, prepare_pretrained
+from ._pretrained import _file_names, load_pretrained, prepare_pretrained, weights_cache_dir
 
-__all__ = ["list_backbones", "get_backbone", "get_backbone_spec", "register_backbone"]
+__all__ = ["weights_cached", "list_backbones", "get_backbone", "get_backbone_spec", "register_backbone"]
 
 logger = logging.getLogger(__name__)
 
@@ -245,3 +245,34 @@ def get_backbone(name, *, weights="pretrained", device=None, cache_dir=None, poo
         load_weights(backbone, weights, checkpoint_key=checkpoint_key)
     backbone.eval()
     return backbone.to(resolve_device(device))
+
+
+def weights_cached(name, cache_dir=None):
+    """Whether the pretrained weights of backbone ``name`` are in the local cache.
+
+    Looks for the weight file in `weights_cache_dir`; builds no model (and,
+    for the built-in entries, imports neither timm nor torchvision).
+
+    Parameters
+    ----------
+    name : str
+        Registry name or ``"timm:<name>"``.
+    cache_dir : path-like, optional
+        Cache root; default from `~astrofmx.utils.get_cache_dir`.
+
+    Returns
+    -------
+    cached : bool or None
+        None when the backbone has no pretrained weights source.
+
+    Examples
+    --------
+    >>> from astrofmx.backbones import weights_cached
+    >>> weights_cached("resnet18", "/tmp/astrofmx-doctest-empty-cache")
+    False
+    """
+    names = _file_names(get_backbone_spec(name))
+    if names is None:
+        return None
+    folder = weights_cache_dir(name, cache_dir)
+    return any((folder / fname).is_file() for fname in names)

@@ -84,7 +84,7 @@ def detect_sources(image, *, model=None, backbone=None, tile_size=None, overlap=
         Deprecated: with a list of files, a tuple of paths or a glob pattern
         and ``output_dir`` (and ``parallel``, ``resume``, ``output_format``),
         `detect_survey` is called with a `DeprecationWarning` and its
-        `~astrofmx.utils.BatchResult` returned. Call `detect_survey` instead.
+        `~astrofmx.survey.BatchResult` returned. Call `detect_survey` instead.
 
     Returns
     -------

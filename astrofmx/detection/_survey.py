@@ -44,7 +44,7 @@ def detect_survey(inputs, output_dir, *, parallel=False, resume=True, output_for
 
     Returns
     -------
-    result : `~astrofmx.utils.BatchResult`
+    result : `~astrofmx.survey.BatchResult`
         ``catalog`` is the combined catalog (an ``input`` column first) and
         ``summary`` lists each file's status; a file that fails is reported
         there and does not stop the batch.

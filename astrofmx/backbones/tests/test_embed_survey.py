@@ -69,7 +69,7 @@ def test_survey_mode_with_dask_and_a_failing_file(cutouts, vit, tmp_path):
 
 
 def test_survey_mode_bad_input(cutouts, vit):
-    with pytest.raises(ValueError, match="matched no files"):
+    with pytest.raises(ValueError, match="matches no files"):
         embed_survey(str(cutouts / "*.nothing"), cutouts / "x", backbone=vit, **OPTS)
     with pytest.raises(ValueError, match="shard_size"):
         embed_survey(str(cutouts / "*.fits"), cutouts / "x", backbone=vit, shard_size=0, **OPTS)

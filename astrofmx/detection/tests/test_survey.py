@@ -82,7 +82,7 @@ def test_detect_sources_takes_one_image(survey):
     files, model = survey
     with pytest.raises(TypeError, match="detect_survey"):
         detect_sources([str(f) for f in files], model=model, **OPTS)
-    with pytest.raises(ValueError, match="matched no files"):
+    with pytest.raises(ValueError, match="matches no files"):
         detect_survey("/nonexistent-dir/*.fits", "/tmp/unused-astrofmx", model=model, **OPTS)
     with pytest.raises(TypeError, match="detect_survey"):
         detect_sources(str(files[0]), model=model, parallel=2, **OPTS)

@@ -32,11 +32,11 @@ def field_files(tmp_path_factory):
     return paths
 
 
-def photutils_finder(path, nsigma=5.0):
+def photutils_finder(path, n_sigma=5.0):
     """The real per-file work: the photutils finder of astrofmx.compare."""
     from astrofmx.compare import find_sources_photutils
 
-    return find_sources_photutils(path, nsigma=nsigma)
+    return find_sources_photutils(path, n_sigma=n_sigma)
 
 
 def pixel_stats(path):
@@ -45,10 +45,10 @@ def pixel_stats(path):
     return QTable({"peak": [data.max()], "median": [np.median(data)], "n_bright": [int((data > 1e-4).sum())]})
 
 
-def fails_on_02(path, nsigma=5.0):
+def fails_on_02(path, n_sigma=5.0):
     if "field_02" in os.fspath(path):
         raise ValueError("corrupt header in field_02")
-    return photutils_finder(path, nsigma=nsigma)
+    return photutils_finder(path, n_sigma=n_sigma)
 
 
 def _mtimes(paths):
@@ -102,14 +102,14 @@ def test_local_cluster_batch_equals_serial(field_files, tmp_path):
     from distributed import Client, LocalCluster
 
     serial = run_batch(photutils_finder, field_files, output_dir=tmp_path / "serial", progress_bar=False,
-                       func_kwargs={"nsigma": 6.0})
+                       func_kwargs={"n_sigma": 6.0})
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None,
                       silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
         parallel = run_batch(photutils_finder, field_files, output_dir=tmp_path / "cluster", parallel=client,
-                             progress_bar=True, func_kwargs={"nsigma": 6.0})
+                             progress_bar=True, func_kwargs={"n_sigma": 6.0})
         # 'current-scheduler' finds the active client
         current = run_batch(photutils_finder, field_files[:2], output_dir=tmp_path / "current",
-                            parallel="current-scheduler", progress_bar=False, func_kwargs={"nsigma": 6.0})
+                            parallel="current-scheduler", progress_bar=False, func_kwargs={"n_sigma": 6.0})
         assert client.submit(sum, [1, 2]).result() == 3
     _check_done(parallel, N_FILES)
     _check_done(current, 2)
@@ -182,9 +182,9 @@ def test_failure_is_recorded_and_rerun_resumes(field_files, tmp_path, caplog):
 
     calls = []
 
-    def counting_finder(path, nsigma=5.0):
+    def counting_finder(path, n_sigma=5.0):
         calls.append(os.fspath(path))
-        return photutils_finder(path, nsigma=nsigma)
+        return photutils_finder(path, n_sigma=n_sigma)
 
     second = run_batch(counting_finder, field_files, output_dir=out, progress_bar=False)
     assert calls == [os.fspath(field_files[2])]  # only the failed file runs again
