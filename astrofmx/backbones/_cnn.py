@@ -5,8 +5,6 @@ import re
 import sys
 from collections import OrderedDict
 
-import torch
-
 from ._base import Backbone
 from ._vit import check_input, check_pooling, load_converted
 
@@ -15,6 +13,9 @@ __all__ = ["ResNetBackbone", "TimmBackbone"]
 logger = logging.getLogger(__name__)
 
 _IGNORABLE_CNN = re.compile(r"^(fc\.|head\.|classifier\.|last_linear\.|num_batches_tracked)")
+
+#: ResNet stages returned by `ResNetBackbone.forward_feature_maps` (torchvision's ``return_layers``).
+_RESNET_MAPS = {"layer1": "c2", "layer2": "c3", "layer3": "c4", "layer4": "c5"}
 
 
 class ResNetBackbone(Backbone):
@@ -28,7 +29,10 @@ class ResNetBackbone(Backbone):
     Parameters
     ----------
     model : `~torchvision.models.ResNet`
-        Its ``fc`` layer is replaced by `~torch.nn.Identity`.
+        Wrapped in torchvision's
+        `~torchvision.models._utils.IntermediateLayerGetter` (which keeps the
+        stem and ``layer1..layer4`` under their names, so the state-dict keys
+        are those of the ResNet, and drops ``avgpool`` and ``fc``).
     spec : `~astrofmx.backbones.BackboneSpec`
     pooling : {'cls', 'mean'}, optional
 
@@ -42,22 +46,17 @@ class ResNetBackbone(Backbone):
     """
 
     def __init__(self, model, spec, *, pooling="cls"):
+        from torchvision.models._utils import IntermediateLayerGetter
+
         super().__init__()
-        model.fc = torch.nn.Identity()
-        self.model = model
+        self.model = IntermediateLayerGetter(model, return_layers=_RESNET_MAPS)
         self.spec = spec
         self.pooling = check_pooling(pooling)
 
     def forward_feature_maps(self, x):
         """``OrderedDict(c2=..., c3=..., c4=..., c5=...)`` at strides 4, 8, 16, 32."""
         check_input(x, 3)
-        m = self.model
-        x = m.maxpool(m.relu(m.bn1(m.conv1(x))))
-        c2 = m.layer1(x)
-        c3 = m.layer2(c2)
-        c4 = m.layer3(c3)
-        c5 = m.layer4(c4)
-        return OrderedDict(c2=c2, c3=c3, c4=c4, c5=c5)
+        return self.model(x)
 
     def forward(self, x, pooling=None):
         """Global average pool of ``c5``, ``(N, spec.feature_dim)``."""

@@ -192,11 +192,11 @@ class ViTBackbone(Backbone):
         return math.ceil(height / ph), math.ceil(width / pw)
 
     def forward_feature_maps(self, x):
-        """``{'last': (N, D, ceil(H/p), ceil(W/p))}``: the patch tokens of the last block as a map."""
-        tokens = self.forward_tokens(x)
-        h, w = self.grid_size(x.shape[-2], x.shape[-1])
-        patches = tokens[:, self.num_prefix_tokens:]
-        fmap = patches.transpose(1, 2).reshape(x.shape[0], patches.shape[-1], h, w)
+        """``{'last': (N, D, ceil(H/p), ceil(W/p))}``: the patch tokens of the last block (after the final
+        norm) as a map, from timm's ``forward_intermediates``."""
+        check_input(x, self.model.patch_embed.proj.in_channels)
+        (fmap,) = self.model.forward_intermediates(x, indices=1, norm=True, output_fmt="NCHW",
+                                                   intermediates_only=True)
         return OrderedDict(last=fmap)
 
     def load_state_dict_converted(self, state_dict, *, config=None):

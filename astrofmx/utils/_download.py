@@ -92,15 +92,51 @@ def _safe_unzip(extract_dir):
     return processor
 
 
+#: Suffixes `fetch` can decompress (`pooch.Decompress` methods).
+_COMPRESSED = {".gz": "gzip", ".bz2": "bzip2", ".xz": "lzma"}
+
+
+def _processor(folder, fname, *, unzip, decompress):
+    """The pooch processor for ``unzip`` / ``decompress`` (None for neither); bad combinations raise."""
+    import pooch
+
+    if unzip and decompress:
+        raise ValueError(f"unzip and decompress cannot both be set (fetching {fname!r})")
+    if unzip:
+        return _safe_unzip(folder / (fname[:-4] if fname.lower().endswith(".zip") else fname + ".unzip"))
+    if decompress:
+        suffix = Path(fname).suffix.lower()
+        if suffix not in _COMPRESSED:
+            raise ValueError(f"decompress=True needs a file name ending in {', '.join(_COMPRESSED)}, got {fname!r}")
+        return _clean_decompress(pooch.Decompress(method=_COMPRESSED[suffix], name=fname[:-len(suffix)]),
+                                 folder / fname[:-len(suffix)])
+    return None
+
+
+def _clean_decompress(decompress, output):
+    """A pooch processor: ``decompress``, but a failure leaves neither a partial ``output`` nor the
+    compressed file behind (pooch would otherwise return the partial file from then on)."""
+
+    def processor(fname, action, pup):
+        try:
+            return decompress(fname, action, pup)
+        except Exception as exc:  # gzip.BadGzipFile, EOFError of a truncated file, lzma/bz2 errors
+            output.unlink(missing_ok=True)
+            Path(fname).unlink(missing_ok=True)
+            raise OSError(f"could not decompress {fname!r} (removed; fetch downloads it again): {exc}") from exc
+
+    return processor
+
+
 def _offline_message(url, target, known_hash):
-    digest = f" (sha256 {known_hash.split(':', 1)[1]})" if known_hash and known_hash.startswith("sha256:") else ""
+    digest = f" ({known_hash.replace(':', ' ', 1)})" if known_hash else ""
     return (f"{target.name} is not available locally and downloads are switched off (offline: "
             f"{'/'.join(OFFLINE_VARIABLES)} is set). Download\n    {url}{digest}\non a machine with internet "
             f"access and put it at\n    {target}")
 
 
-def fetch(url, *, known_hash, path, fname=None, unzip=False, progress_bar=True):
-    """Download a file into a folder once, verify its checksum, and optionally unzip it.
+def fetch(url, *, known_hash, path, fname=None, unzip=False, decompress=False, progress_bar=True):
+    """Download a file into a folder once, verify its checksum, and optionally unzip or decompress it.
 
     Built on `pooch.retrieve`: a file already at ``path/fname`` whose hash
     matches is used as is (no network access); otherwise it is downloaded to
@@ -113,8 +149,9 @@ def fetch(url, *, known_hash, path, fname=None, unzip=False, progress_bar=True):
         ``https://``, ``http://``, ``ftp://`` or ``file://`` URL.
     known_hash : str or None
         SHA-256 of the file (64 hex digits, optionally prefixed ``sha256:``;
-        other `pooch` algorithms as ``"md5:..."``). None skips the check
-        (only for files whose checksum is verified elsewhere).
+        other `pooch` algorithms as ``"md5:..."``). None skips the check,
+        for sources that publish no checksum or files verified elsewhere; a
+        download without one logs a warning that the file is unverified.
     path : str or path-like
         Folder to keep the file in; created if needed.
     fname : str, optional
@@ -123,13 +160,19 @@ def fetch(url, *, known_hash, path, fname=None, unzip=False, progress_bar=True):
         Extract the (zip) file into ``path/<fname without .zip>/`` with
         `pooch.Unzip`. Archives with absolute member paths or ``..`` parts
         are refused before anything is extracted.
+    decompress : bool, optional
+        Decompress a single compressed file (``.gz``, ``.bz2`` or ``.xz``)
+        with `pooch.Decompress` into ``path/<fname without that suffix>``.
+        The compressed file is kept next to it, so a later call neither
+        downloads nor decompresses again.
     progress_bar : bool, optional
-        Show pooch's download progress bar.
+        Show pooch's download progress bar (and pooch's log messages).
 
     Returns
     -------
     path : `pathlib.Path`
-        The file, or with ``unzip=True`` the folder it was extracted into.
+        The file, with ``unzip=True`` the folder it was extracted into, with
+        ``decompress=True`` the decompressed file.
 
     Raises
     ------
@@ -142,7 +185,8 @@ def fetch(url, *, known_hash, path, fname=None, unzip=False, progress_bar=True):
     OSError
         The download failed.
     ValueError
-        A malformed ``known_hash`` or an unsafe archive.
+        A malformed ``known_hash``, an unsafe archive, or ``decompress=True``
+        for a file name without a compression suffix (or with ``unzip=True``).
 
     Examples
     --------
@@ -154,6 +198,16 @@ def fetch(url, *, known_hash, path, fname=None, unzip=False, progress_bar=True):
     >>> sha = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
     >>> fetch(url, known_hash=sha, path=folder / "cache", progress_bar=False).read_text()
     'hello'
+
+    A gzip-compressed file, decompressed after the download:
+
+    >>> import gzip, hashlib
+    >>> _ = (folder / "table.csv.gz").write_bytes(gzip.compress(b"a,b"))
+    >>> sha = hashlib.sha256((folder / "table.csv.gz").read_bytes()).hexdigest()
+    >>> path = fetch((folder / "table.csv.gz").as_uri(), known_hash=sha, path=folder / "cache",
+    ...              decompress=True, progress_bar=False)
+    >>> path.name, path.read_text()
+    ('table.csv', 'a,b')
     """
     import pooch
 
@@ -163,15 +217,16 @@ def fetch(url, *, known_hash, path, fname=None, unzip=False, progress_bar=True):
     folder = Path(path).expanduser()
     fname = fname or Path(urllib.parse.urlparse(url).path).name
     target = folder / fname
+    processor = _processor(folder, fname, unzip=unzip, decompress=decompress)
     if is_offline() and not (target.is_file() and _hash_ok(target, known_hash)):
         raise WeightsNotFoundError(_offline_message(url, target, known_hash))
+    if known_hash is None and not target.is_file():
+        logger.warning("no checksum is known for %s: the download into %r is not verified", url, str(target))
     folder.mkdir(parents=True, exist_ok=True)
     if url.startswith("file://"):
         downloader = _file_downloader
     else:
         downloader = pooch.downloaders.choose_downloader(url, progressbar=bool(progress_bar))
-    extract_dir = folder / (fname[:-4] if fname.lower().endswith(".zip") else fname + ".unzip")
-    processor = _safe_unzip(extract_dir) if unzip else None
     pooch_logger = pooch.get_logger()
     level = pooch_logger.level
     if not progress_bar:  # pooch announces each download on its own stderr handler
@@ -183,8 +238,9 @@ def fetch(url, *, known_hash, path, fname=None, unzip=False, progress_bar=True):
         if "refusing the archive" in str(exc):
             raise
         if "hash" in str(exc).lower():
+            alg, digest = known_hash.split(":", 1)
             raise WeightsChecksumError(f"the download of {url} into {str(target)!r} does not match its known "
-                                       f"sha256 {known_hash}; it was removed from the cache, not kept ({exc})") from exc
+                                       f"{alg} {digest}; it was removed from the cache, not kept ({exc})") from exc
         raise
     except Exception as exc:  # requests' HTTP and connection errors, a missing file:// source
         raise OSError(f"could not download {url} to {str(target)!r}: {exc}") from exc

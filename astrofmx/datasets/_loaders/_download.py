@@ -1,29 +1,27 @@
-"""Download of a missing data-set file (the one place the loaders touch the network)."""
+"""Download of a missing data-set file (the one place the loaders touch the network), with `utils.fetch`."""
 
 from pathlib import Path
 
-from ._sources import _missing_message
+from ...utils import fetch
+from ._sources import _is_gzipped_file, _missing_message
 
 __all__ = []
 
 
-# lead: switch to utils.fetch at merge
 def _fetch(source, target, download):
-    """Return ``target`` if it exists, else download it with pooch or raise FileNotFoundError."""
+    """Return ``target`` if it exists, else download it with `~astrofmx.utils.fetch` or raise FileNotFoundError.
+
+    Any download failure (offline, checksum mismatch, HTTP error) becomes a
+    FileNotFoundError that says where to get the file and where to put it.
+    """
     target = Path(target)
     if target.is_file():
         return target
     if download and source.downloadable:
+        gzipped = _is_gzipped_file(source.url)
         try:
-            import pooch
-
-            processor = None
-            if source.url.endswith(".gz") and not source.url.endswith(".tgz"):
-                processor = pooch.Decompress(name=target.name)
-            fetched = pooch.retrieve(source.url, known_hash=source.known_hash, path=target.parent,
-                                     fname=target.name + (".gz" if processor else ""), processor=processor,
-                                     progressbar=False)
-            return Path(fetched)
-        except Exception as exc:  # offline, pooch missing, checksum mismatch, HTTP error
+            return fetch(source.url, known_hash=source.known_hash, path=target.parent,
+                         fname=target.name + (".gz" if gzipped else ""), decompress=gzipped, progress_bar=False)
+        except Exception as exc:  # offline, checksum mismatch, HTTP error, a corrupt download
             raise FileNotFoundError(_missing_message(source, target, f"(download failed: {exc})")) from exc
     raise FileNotFoundError(_missing_message(source, target))

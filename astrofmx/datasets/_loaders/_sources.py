@@ -89,12 +89,16 @@ DATASET_SOURCES = {
 }
 
 
+def _is_gzipped_file(url):
+    """A single gzip-compressed file (decompressed after the download), not a ``.tar.gz``/``.tgz`` archive."""
+    return url.endswith(".gz") and not url.endswith((".tar.gz", ".tgz"))
+
+
 def _missing_message(source, target, extra=""):
     lines = [f"{source.name} data not found at {str(target)!r}."]
     if source.downloadable:
         lines.append(f"Download {source.url} (checksum {source.known_hash or 'not published'})"
-                     + (", decompress it" if source.url.endswith(".gz") and not source.url.endswith(".tgz")
-                        else "")
+                     + (", decompress it" if _is_gzipped_file(source.url) else "")
                      + f" and put it at {str(target)!r}, or call the loader with download=True on a machine "
                        "with internet access.")
     else:
