@@ -17,6 +17,7 @@ LAYERS = (
     ("utils",),
     ("io",),
     ("survey", "preprocess"),
+    ("measure",),
     ("compare", "backbones", "datasets"),
     ("classification", "detection"),
     ("cli",),
