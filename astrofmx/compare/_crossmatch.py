@@ -4,8 +4,9 @@ import logging
 
 import astropy.units as u
 import numpy as np
-from astropy.coordinates import SkyCoord
 from astropy.table import QTable
+
+from ..io import catalog_positions, catalog_sky_positions
 
 __all__ = ["crossmatch"]
 
@@ -17,22 +18,20 @@ _METHODS = ("hungarian", "greedy")
 def _positions(catalog, name, mode):
     """Sky coordinates or (N, 2) pixel positions of a catalog."""
     if mode == "sky":
-        if "sky_centroid" not in catalog.colnames:
-            raise ValueError(f"{name} has no 'sky_centroid' column, so it cannot be matched with an angular "
-                             "radius; give the radius in pixels (u.pix) or build the catalog with a WCS")
-        coords = catalog["sky_centroid"]
-        if not isinstance(coords, SkyCoord):
-            raise ValueError(f"{name}['sky_centroid'] must be a SkyCoord column, got {type(coords).__name__}")
+        coords = catalog_sky_positions(catalog)
+        if coords is None:
+            raise ValueError(f"{name} has no 'sky_centroid' column (nor ra/dec columns), so it cannot be matched "
+                             "with an angular radius; give the radius in pixels (u.pix) or build the catalog with a "
+                             "WCS")
         return coords
-    for col in ("x_centroid", "y_centroid"):
-        if col not in catalog.colnames:
-            raise ValueError(f"{name} has no {col!r} column, so it cannot be matched with a radius in pixels; "
-                             "give an angular radius (e.g. 10 * u.arcsec) to match on the sky")
-    x = u.Quantity(catalog["x_centroid"], u.pix).value if hasattr(catalog["x_centroid"], "unit") else catalog[
-        "x_centroid"]
-    y = u.Quantity(catalog["y_centroid"], u.pix).value if hasattr(catalog["y_centroid"], "unit") else catalog[
-        "y_centroid"]
-    return np.stack([np.asarray(x, dtype=float), np.asarray(y, dtype=float)], axis=1)
+    try:
+        return catalog_positions(catalog)
+    except ValueError as err:
+        missing = [c for c in ("x_centroid", "y_centroid") if c not in catalog.colnames]
+        if not missing:  # the columns are there but unusable (e.g. a wrong unit)
+            raise
+        raise ValueError(f"{name} has no {missing[0]!r} column, so it cannot be matched with a radius in pixels; "
+                         f"give an angular radius (e.g. 10 * u.arcsec) to match on the sky ({err})") from None
 
 
 def _candidates(pos1, pos2, radius, mode):
@@ -123,8 +122,10 @@ def crossmatch(catalog, reference, radius, *, method="hungarian"):
     ----------
     catalog, reference : `~astropy.table.QTable`
         Source catalogs.  Sky matching uses their ``sky_centroid``
-        (`~astropy.coordinates.SkyCoord`) columns, pixel matching their
-        ``x_centroid`` / ``y_centroid`` columns (same image!).
+        (`~astropy.coordinates.SkyCoord`) columns (or ``ra``/``dec``...,
+        see `~astrofmx.io.catalog_sky_positions`), pixel matching their
+        ``x_centroid`` / ``y_centroid`` columns (or ``xcentroid``..., see
+        `~astrofmx.io.catalog_positions`; same image!).
     radius : `~astropy.units.Quantity`
         Matching radius: an angle (e.g. ``7.2 * u.arcmin``) to match on the
         sky, or pixels (``3 * u.pix``) to match in image coordinates.

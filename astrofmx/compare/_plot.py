@@ -5,6 +5,7 @@ import logging
 import astropy.units as u
 import numpy as np
 
+from ..io import catalog_positions
 from ..utils import atomic_write, check_overwrite
 from ._image import as_image
 
@@ -40,12 +41,12 @@ def _norm(data, stretch, interval):
 
 
 def _pixel_positions(cat, wcs, name):
-    if "x_centroid" in cat.colnames and "y_centroid" in cat.colnames:
-        return u.Quantity(cat["x_centroid"], u.pix).value, u.Quantity(cat["y_centroid"], u.pix).value
-    if "sky_centroid" in cat.colnames and wcs is not None:
-        x, y = wcs.world_to_pixel(cat["sky_centroid"])
-        return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    raise ValueError(f"catalog {name!r} has neither x_centroid/y_centroid nor (with an image WCS) sky_centroid")
+    """Pixel ``(x, y)`` of a catalog's sources on the image (its pixel columns, else its sky positions)."""
+    try:
+        xy = catalog_positions(cat, wcs)
+    except ValueError as err:
+        raise ValueError(f"catalog {name!r}: {err}") from None
+    return xy[:, 0], xy[:, 1]
 
 
 def plot_catalogs(image, catalogs, *, stretch="asinh", interval="zscale", filename=None, overwrite=False,

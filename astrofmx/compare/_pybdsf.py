@@ -12,9 +12,9 @@ import astropy.units as u
 import numpy as np
 from astropy.coordinates import SkyCoord
 
+from ..io import ellipse_bboxes
 from ._common import _check_positive, _finder_catalog
 from ._image import as_image
-from ._reference import _sky_ellipse_bbox
 
 __all__ = ["find_sources_pybdsf"]
 
@@ -201,7 +201,7 @@ def find_sources_pybdsf(image, *, thresh_isl=3.0, thresh_pix=5.0, catalog_type="
     x, y = wcs.celestial.world_to_pixel(sky)
     major = np.maximum(size[:, 0], 1e-9) * u.deg
     minor = np.maximum(size[:, 1], 1e-9) * u.deg
-    boxes = _sky_ellipse_bbox(sky, major, minor, size[:, 2] * u.deg, wcs)
+    boxes = ellipse_bboxes(sky, major / 2, minor / 2, size[:, 2] * u.deg, wcs=wcs)  # the FWHM ellipse
     cat = _finder_catalog(boxes, np.stack([x, y], axis=1), wcs, "pybdsf", meta, {
         "peak": res["peak"], "flux": res["total"], "major": major.to(u.arcsec), "minor": minor.to(u.arcsec),
         "pa": size[:, 2] * u.deg})

@@ -9,80 +9,13 @@ import numpy as np
 from astropy.coordinates import SkyCoord
 from astropy.table import QTable, Table
 
-from ..io import make_source_catalog
+from ..io import catalog_positions, catalog_sky_positions, ellipse_bboxes, make_source_catalog
 
 __all__ = ["read_reference_catalog"]
 
 logger = logging.getLogger(__name__)
 
 _FORMATS = ("auto", "aegean", "pybdsf", "sextractor", "generic")
-
-
-def _sky_ellipse_bbox(centers, major, minor, pa, wcs, *, n_points=72):
-    """Pixel bounding boxes of ellipses given on the sky.
-
-    The boundary of each ellipse (semi-axes ``major / 2`` and ``minor / 2``,
-    so a FWHM ellipse when ``major``/``minor`` are FWHMs; position angle
-    ``pa`` east of north) is sampled on the sphere and projected through the
-    WCS, so the boxes are exact for any projection, including near a pole
-    where north is not "up" in the image.
-
-    Parameters
-    ----------
-    centers : `~astropy.coordinates.SkyCoord`, shape (N,)
-        Ellipse centres.
-    major, minor : `~astropy.units.Quantity`, shape (N,)
-        Full axis lengths (angles).
-    pa : `~astropy.units.Quantity`, shape (N,)
-        Position angle of the major axis, east of north.
-    wcs : `~astropy.wcs.WCS`
-        Celestial WCS of the image.
-    n_points : int, optional
-        Number of points sampled on each ellipse boundary.
-
-    Returns
-    -------
-    boxes : `~numpy.ndarray`, shape (N, 4)
-        ``(xmin, ymin, xmax, ymax)`` in 0-based pixels.
-
-    Examples
-    --------
-    >>> import astropy.units as u
-    >>> from astropy.coordinates import SkyCoord
-    >>> from astropy.wcs import WCS
-    >>> from astrofmx.compare._reference import _sky_ellipse_bbox
-    >>> wcs = WCS(naxis=2)
-    >>> wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
-    >>> wcs.wcs.cdelt = [-1 / 3600, 1 / 3600]  # 1 arcsec pixels
-    >>> wcs.wcs.crval = [150, 2]
-    >>> wcs.wcs.crpix = [51, 51]
-    >>> box = _sky_ellipse_bbox(SkyCoord([150], [2], unit="deg"), [10] * u.arcsec, [4] * u.arcsec,
-    ...                         [0] * u.deg, wcs)
-    >>> [round(float(v), 3) for v in box[0]]  # 4 arcsec wide, 10 arcsec high
-    [48.0, 45.0, 52.0, 55.0]
-    """
-    centers = SkyCoord(centers).reshape(-1)
-    n = len(centers)
-    if n == 0:
-        return np.zeros((0, 4))
-    a = u.Quantity(major).reshape(-1).to(u.deg) / 2
-    b = u.Quantity(minor).reshape(-1).to(u.deg) / 2
-    pa = u.Quantity(pa).reshape(-1).to(u.deg)
-    t = np.linspace(0, 2 * np.pi, n_points, endpoint=False)
-    along = a[:, None] * np.cos(t)[None, :]
-    across = b[:, None] * np.sin(t)[None, :]
-    radius = np.hypot(along, across)
-    posang = pa[:, None] + np.arctan2(across.value, along.value) * u.rad
-    points = centers.reshape(n, 1).directional_offset_by(posang, radius)
-    x, y = wcs.celestial.world_to_pixel(points)
-    xc, yc = wcs.celestial.world_to_pixel(centers)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows handled below
-        boxes = np.stack([np.nanmin(x, axis=1), np.nanmin(y, axis=1), np.nanmax(x, axis=1), np.nanmax(y, axis=1)],
-                         axis=1)
-    bad = ~np.all(np.isfinite(boxes), axis=1)
-    boxes[bad] = np.stack([xc, yc, xc, yc], axis=1)[bad]
-    return boxes
 
 
 def _detect_format(table):
@@ -133,6 +66,24 @@ def _first(table, *names):
         if name in table.colnames:
             return name
     return None
+
+
+def _generic_positions(table, wcs):
+    """``(sky, (x, y))`` of a generic catalog: its sky positions (or None) and pixel positions (or None).
+
+    With a WCS the pixel positions are the sky positions projected (pixel
+    columns where the catalog has no sky positions); without one they are the
+    catalog's pixel columns, and a catalog with sky positions only gets none.
+    """
+    sky = catalog_sky_positions(table)
+    try:
+        xy = catalog_positions(table, wcs, prefer="sky")
+    except ValueError as err:
+        if sky is None:
+            raise ValueError(f"cannot find source positions: {err}") from None
+        logger.debug("no pixel positions for the reference catalog: %s", err)  # sky only, no WCS
+        return sky, None
+    return sky, (xy[:, 0], xy[:, 1])
 
 
 def read_reference_catalog(source, *, wcs=None, format="auto"):
@@ -228,22 +179,7 @@ def read_reference_catalog(source, *, wcs=None, format="auto"):
                 extra["flux"] = np.asarray(u.Quantity(table[name]).value, dtype=float)
                 break
     else:
-        ra = _first(table, "ra", "RA", "RAJ2000", "ra_deg", "RA_deg", "ALPHA_J2000", "sky_centroid_ra",
-                    "sky_centroid.ra")
-        dec = _first(table, "dec", "DEC", "Dec", "DEJ2000", "dec_deg", "DEC_deg", "DELTA_J2000", "sky_centroid_dec",
-                     "sky_centroid.dec")
-        if "sky_centroid" in table.colnames and isinstance(table["sky_centroid"], SkyCoord):
-            sky = table["sky_centroid"]
-        elif ra and dec:
-            sky = SkyCoord(_quantity(table[ra], u.deg), _quantity(table[dec], u.deg))
-        xname, yname = _first(table, "x_centroid", "x", "X", "xcentroid"), _first(table, "y_centroid", "y", "Y",
-                                                                                     "ycentroid")
-        if xname and yname and wcs is None:
-            xy = (np.asarray(u.Quantity(table[xname]).value, dtype=float),
-                  np.asarray(u.Quantity(table[yname]).value, dtype=float))
-        if sky is None and xy is None:
-            raise ValueError("cannot find source positions: expected ra/dec (or RA/DEC, sky_centroid) or x/y "
-                             f"columns, got {table.colnames}")
+        sky, xy = _generic_positions(table, wcs)
 
     n = len(table)
     if wcs is not None and sky is not None:
@@ -252,7 +188,7 @@ def read_reference_catalog(source, *, wcs=None, format="auto"):
     if xy is not None:
         x, y = xy
         if shape is not None and wcs is not None:
-            boxes = _sky_ellipse_bbox(sky, *shape, wcs)
+            boxes = ellipse_bboxes(sky, shape[0] / 2, shape[1] / 2, shape[2], wcs=wcs)  # FWHM ellipse
         elif pixel_half is not None:
             hx, hy = pixel_half
             boxes = np.stack([x - hx, y - hy, x + hx, y + hy], axis=1)

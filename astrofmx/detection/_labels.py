@@ -9,6 +9,7 @@ from pathlib import Path
 import astropy.units as u
 import numpy as np
 
+from ..io import catalog_positions, catalog_sky_positions, ellipse_bboxes
 from ..utils import AstrofmxWarning
 from ._config import DetectorConfig
 
@@ -27,9 +28,6 @@ _SHAPE_COLUMNS = (
     ("semimajor_sigma", "semiminor_sigma", "orientation", u.pix, "theta", "sigma"),  # photutils
     ("semimajor_axis", "semiminor_axis", "orientation", u.pix, "theta", "sigma"),
 )
-_SKY_COLUMNS = (("ra", "dec"), ("raj2000", "dej2000"), ("ra_deg", "dec_deg"))
-_PIXEL_COLUMNS = (("x_centroid", "y_centroid"), ("xcentroid", "ycentroid"), ("x", "y"), ("xposn", "yposn"),
-                  ("x_peak", "y_peak"))
 _BOX_COLUMNS = (("bbox_xmin", "bbox_ymin", "bbox_xmax", "bbox_ymax"), ("xmin", "ymin", "xmax", "ymax"),
                 ("x_min", "y_min", "x_max", "y_max"), ("x1", "y1", "x2", "y2"))
 
@@ -112,32 +110,6 @@ def _boxes_from_table(table):
     return None
 
 
-def _ellipse_boxes_sky(centre, major, minor, pa, wcs, n_points=48):
-    """Pixel bounding boxes of sky ellipses (semi-axes as angles, PA east of north), exact through the WCS.
-
-    The ellipse outline is sampled on the sphere (``n_points`` per source) and
-    projected with the WCS, so any projection and orientation is handled.
-    """
-    t = np.linspace(0.0, 2.0 * np.pi, n_points, endpoint=False)
-    a = major.to_value(u.deg)[:, None]
-    b = minor.to_value(u.deg)[:, None]
-    along = a * np.cos(t)[None, :]
-    across = b * np.sin(t)[None, :]
-    sep = np.hypot(along, across) * u.deg
-    angle = pa.to(u.deg)[:, None] + np.arctan2(across, along) * u.rad
-    pts = centre[:, None].directional_offset_by(angle, sep)
-    x, y = wcs.celestial.world_to_pixel(pts)
-    return np.stack([x.min(1), y.min(1), x.max(1), y.max(1)], axis=1)
-
-
-def _ellipse_boxes_pixel(x, y, major, minor, theta):
-    """Pixel bounding boxes of pixel ellipses (semi-axes in pixels, theta counter-clockwise from +x)."""
-    c, s = np.cos(theta), np.sin(theta)
-    hx = np.hypot(major * c, minor * s)
-    hy = np.hypot(major * s, minor * c)
-    return np.stack([x - hx, y - hy, x + hx, y + hy], axis=1)
-
-
 def catalog_to_boxes(table, image=None, *, wcs=None, shape=None, size_factor=1.0, min_size=2.0,
                      default_size=None, clip=True):
     """Pixel bounding boxes of catalog sources, for training or evaluating a detector.
@@ -154,9 +126,11 @@ def catalog_to_boxes(table, image=None, *, wcs=None, shape=None, size_factor=1.0
     ----------
     table : `~astropy.table.Table` or `~astropy.table.QTable`
         The catalog. Positions are read from sky columns (``ra``/``dec``,
-        ``RA``/``DEC``, ``sky_centroid``) when a WCS is available, otherwise
-        from pixel columns (``x_centroid``/``y_centroid``, ``xcentroid``,
-        ``x``/``y``, PyBDSF ``Xposn``/``Yposn``; 0-based).
+        ``RA``/``DEC``, ``sky_centroid``; see
+        `~astrofmx.io.catalog_sky_positions`) when a WCS is available,
+        otherwise from pixel columns (``x_centroid``/``y_centroid``,
+        ``xcentroid``, ``x``/``y``, PyBDSF ``Xposn``/``Yposn``; 0-based; see
+        `~astrofmx.io.catalog_positions`).
     image : optional
         The image the boxes are for (anything `~astrofmx.io.load_image`
         accepts, or an array): gives the shape, WCS and beam.
@@ -283,8 +257,7 @@ def _gaussian_boxes(table, wcs, header, size_factor, default_size):
             ang = np.zeros(n) * u.deg
         convention = "pa"
 
-    sky_pos = _sky_positions(table)
-    pix_pos = _pixel_positions(table)
+    sky_pos = catalog_sky_positions(table)
     angular = maj.unit.physical_type == "angle"
     if angular or (convention == "pa" and wcs is not None and sky_pos is not None):
         if wcs is None:
@@ -295,54 +268,17 @@ def _gaussian_boxes(table, wcs, header, size_factor, default_size):
 
             scale = np.mean(proj_plane_pixel_scales(wcs.celestial)) * u.deg
             maj, mnr = maj.to_value(u.pix) * scale, mnr.to_value(u.pix) * scale
-        if sky_pos is None:
-            if pix_pos is None:
-                raise ValueError(f"no position columns found in {table.colnames}")
-            centre = wcs.celestial.pixel_to_world(*pix_pos)
-        else:
-            from astropy.coordinates import SkyCoord
+        centre = sky_pos if sky_pos is not None else catalog_sky_positions(table, wcs)  # pixel columns via the WCS
+        if centre is None:
+            raise ValueError(f"no position columns found in {table.colnames}")
+        return ellipse_bboxes(centre, maj, mnr, ang, wcs=wcs, n_points=48)
 
-            centre = sky_pos if isinstance(sky_pos, SkyCoord) else SkyCoord(sky_pos[0], sky_pos[1], frame="icrs")
-        return _ellipse_boxes_sky(centre, maj, mnr, ang, wcs)
-
-    # pixel sizes
-    if pix_pos is None:
-        if sky_pos is not None and wcs is not None:
-            from astropy.coordinates import SkyCoord
-
-            sky = sky_pos if isinstance(sky_pos, SkyCoord) else SkyCoord(sky_pos[0], sky_pos[1], frame="icrs")
-            pix_pos = wcs.celestial.world_to_pixel(sky)
-        else:
-            raise ValueError(f"no pixel position columns (x_centroid/y_centroid, x/y, ...) found in {table.colnames}"
-                             + ("; sky positions need a WCS" if sky_pos is not None else ""))
+    # pixel sizes: pixel columns, else sky positions through the WCS (catalog_positions raises without either)
+    xy = catalog_positions(table, wcs)
     theta = ang.to_value(u.rad)
     if convention == "pa":  # east of north with north up, east left
         theta = theta + np.pi / 2
-    return _ellipse_boxes_pixel(np.asarray(pix_pos[0], float), np.asarray(pix_pos[1], float),
-                                maj.to_value(u.pix), mnr.to_value(u.pix), theta)
-
-
-def _sky_positions(table):
-    from astropy.coordinates import SkyCoord
-
-    for name in table.colnames:
-        if isinstance(table[name], SkyCoord):
-            return table[name]
-    for names in _SKY_COLUMNS:
-        cols = _find(table, names)
-        if cols is not None:
-            return _values(table, cols[0], u.deg), _values(table, cols[1], u.deg)
-    return None
-
-
-def _pixel_positions(table):
-    for names in _PIXEL_COLUMNS:
-        cols = _find(table, names)
-        if cols is not None:
-            x = _values(table, cols[0])
-            y = _values(table, cols[1])
-            return np.asarray(getattr(x, "value", x), float), np.asarray(getattr(y, "value", y), float)
-    return None
+    return ellipse_bboxes(xy, maj.to_value(u.pix), mnr.to_value(u.pix), theta * u.rad)
 
 
 # -- box readers (training and evaluation) -----------------------------------------------------------

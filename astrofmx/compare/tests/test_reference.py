@@ -8,9 +8,8 @@ from astropy.table import Table
 from astropy.wcs import WCS
 
 from astrofmx.compare import read_reference_catalog
-from astrofmx.compare._reference import _sky_ellipse_bbox
 from astrofmx.datasets import get_bundled_path
-from astrofmx.io import load_image
+from astrofmx.io import ellipse_bboxes, load_image
 
 PYBDSF = "radio/pybdsf/tbdsf_process_image.in_fits.pybdsf."
 
@@ -82,14 +81,27 @@ def test_generic_tables_and_errors(tmp_path):
 
 
 def test_sky_ellipse_bbox_rotation():
+    """The FWHM-ellipse boxes read_reference_catalog makes: ellipse_bboxes with half the FWHM axes."""
     wcs = WCS(naxis=2)
     wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
     wcs.wcs.cdelt = [-1 / 3600, 1 / 3600]
     wcs.wcs.crval = [150, 2]
     wcs.wcs.crpix = [51, 51]
     c = SkyCoord([150] * 3, [2] * 3, unit="deg")
-    boxes = _sky_ellipse_bbox(c, [10, 10, 10] * u.arcsec, [4, 4, 10] * u.arcsec, [0, 90, 30] * u.deg, wcs)
+    boxes = ellipse_bboxes(c, [10, 10, 10] * u.arcsec / 2, [4, 4, 10] * u.arcsec / 2, [0, 90, 30] * u.deg, wcs=wcs)
     w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
     np.testing.assert_allclose(w, [4, 10, 10], atol=0.01)   # PA 0: major axis north-south
     np.testing.assert_allclose(h, [10, 4, 10], atol=0.01)   # PA 90: major axis east-west; circle
-    assert _sky_ellipse_bbox(c[:0], [] * u.arcsec, [] * u.arcsec, [] * u.deg, wcs).shape == (0, 4)
+
+
+def test_generic_pixel_catalog_with_a_wcs():
+    """A generic catalog with pixel columns only keeps them when a WCS is given, and gains sky positions."""
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    wcs.wcs.cdelt = [-1 / 3600, 1 / 3600]
+    wcs.wcs.crval = [150, 2]
+    wcs.wcs.crpix = [51, 51]
+    ref = read_reference_catalog(Table({"xcentroid": [50.0, 60.0], "ycentroid": [50.0, 40.0]}), wcs=wcs)
+    np.testing.assert_allclose(ref["x_centroid"].value, [50.0, 60.0])
+    np.testing.assert_allclose(ref["y_centroid"].value, [50.0, 40.0])
+    assert ref["sky_centroid"][0].separation(SkyCoord(150, 2, unit="deg")).arcsec < 1e-6
