@@ -2,26 +2,39 @@
 
 The detector shipped in ``astrofmx/data/models/default/`` was made with this
 script. It trains a compact Faster R-CNN (a one-block-per-stage, half-width
-ResNet-18 from timm with a 64-channel feature pyramid) from scratch on
-simulated radio continuum fields (`astrofmx.datasets.simulate_radio_field`)
-drawn with random seeds over a range of noise levels, beam sizes (2.5-6
-pixels FWHM), source densities, morphology mixes, with and without imaging
-artefacts. About 40% of the fields are primary-beam corrected (the noise
-rises toward the edges as 1 / PB, PB FWHM 0.6-1.5 times the field size, and
-half of those are blanked (NaN) where PB < 0.2-0.4, as in real
-MeerKAT/ASKAP/VLA maps); a third of the others have NaN outside a circle
-like the edges of real mosaics. Images are normalized with the
-``"radio-local"`` preset (signal-to-noise against a local background and
-noise mesh), so a rising noise looks the same as a flat one. Sources with a
-peak signal-to-noise ratio (against the local noise) of at least
-``--min-snr`` are the training targets. The best epoch by validation mAP@50 (on fields with other
-seeds) is kept; the weights are stored in fp16 and the training command, the
-data settings and the final metrics are written to ``metadata.json`` beside
-the model.
+ResNet-18 from timm with a 64-channel feature pyramid) on simulated fields of
+two kinds, drawn with random seeds over wide ranges of observing settings:
+
+- radio continuum fields (`astrofmx.datasets.random_radio_field`): restoring
+  beams 2-12 px FWHM, elongated up to 3:1 at any position angle, with
+  beam-correlated noise; point, extended, double and FR I/FR II sources;
+  rings, stripes and dirty-beam sidelobes around bright sources; unlabelled
+  diffuse emission; primary-beam-corrected noise and blanked edges;
+- optical/IR fields (`astrofmx.datasets.random_optical_field`): Moffat PSFs
+  1.5-8 px FWHM with wings, stars (sparse and crowded) with saturation, bleed
+  trails and diffraction spikes, Sersic galaxies of many sizes (one box each),
+  structured skies, hot pixels and cosmic rays, Poisson plus read noise.
+
+``detect_sources`` resamples an image whose beam/PSF lies outside the
+detector's ``beam_range`` so that it falls inside, so each training field is
+brought to the scale the detector works at in the same way: a field whose
+beam/PSF (geometric mean of the FWHMs, from its header) lies outside
+``--beam-range`` is simulated at ``field_size / f`` pixels and resampled by
+``f`` (area averaging when shrinking) so that its beam becomes a random value
+inside the range; the truth boxes are mapped with the same pixel mapping.
+Images are normalized with the ``"radio-local"`` preset (signal-to-noise
+against a local background and noise mesh), which serves both kinds. Sources
+with a peak signal-to-noise ratio of at least ``--min-snr`` are the training
+targets. The best epoch by validation mAP@50 (fields with other seeds) is
+kept; the weights are stored in fp16, and the training command, the data
+settings and the final metrics are written to ``metadata.json`` beside the
+model. ``--init`` starts from a saved detector (a second stage at a lower
+``--lr``, or fine-tuning the previous default on the wider domain).
 
 Usage::
 
-    python scripts/train_default_detector.py --minutes 30 --out astrofmx/data/models/default --overwrite
+    python scripts/train_default_detector.py --init astrofmx/data/models/default --epochs 30 \
+        --out /tmp/new-default --overwrite
     python scripts/train_default_detector.py --quick --out /tmp/default_try
 """
 
@@ -53,68 +66,55 @@ DEFAULT_CONFIG = dict(
 INFERENCE_ONLY = ("rpn_score_thresh", "inference_tile_size", "min_snr")
 
 
-def random_field(seed, size):
-    """One simulated field with random observing settings; returns (data, truth, settings)."""
-    import astropy.units as u
-
-    from astrofmx.datasets import simulate_radio_field
-
-    rng = np.random.default_rng(seed)
-    pix = 1.5
-    beam_px = rng.uniform(2.5, 6.0)
-    ell = rng.uniform(1.0, 1.4) if rng.random() < 0.4 else 1.0
-    density = float(np.exp(rng.uniform(np.log(1500), np.log(15000))))
-    settings = dict(
-        seed=int(seed), shape=[size, size], beam_fwhm_px=[round(beam_px * ell, 3), round(beam_px, 3)],
-        beam_pa=round(float(rng.uniform(0, 180)), 1), rms_jy=float(10 ** rng.uniform(-5.3, -3)),
-        source_density=round(density, 1), flux_max_snr=float(10 ** rng.uniform(2.3, 4.3)),
-        powerlaw_index=round(float(rng.uniform(2.0, 2.8)), 3),
-        extended_fraction=round(float(rng.uniform(0.0, 0.3)), 3),
-        double_fraction=round(float(rng.uniform(0.0, 0.12)), 3),
-        artefacts=[None, None, "rings", "stripes"][int(rng.integers(4))],
-        artefact_amplitude=round(float(rng.uniform(0.01, 0.05)), 4),
-    )
-    # primary-beam-corrected noise in ~40% of the fields (NaN below a PB cut in half of those);
-    # NaN outside a circle in a third of the others
-    use_pb = bool(rng.random() < 0.4)
-    settings["pb_fwhm_px"] = round(float(rng.uniform(0.6, 1.5) * size), 1) if use_pb else None
-    settings["pb_center"] = [round(float(c), 1) for c in (size - 1) / 2 + rng.uniform(-0.15, 0.15, 2) * size] \
-        if use_pb else None
-    settings["pb_cutoff"] = round(float(rng.uniform(0.2, 0.4)), 3) if use_pb and rng.random() < 0.5 else None
-    settings["blank"] = bool(not use_pb and rng.random() < 0.35)
-    field = simulate_radio_field(
-        (size, size), seed=int(seed), pixel_scale=pix * u.arcsec,
-        beam_fwhm=(settings["beam_fwhm_px"][0] * pix * u.arcsec, settings["beam_fwhm_px"][1] * pix * u.arcsec),
-        beam_pa=settings["beam_pa"] * u.deg, rms=settings["rms_jy"] * u.Jy / u.beam,
-        source_density=settings["source_density"], flux_max_snr=settings["flux_max_snr"],
-        powerlaw_index=settings["powerlaw_index"], extended_fraction=settings["extended_fraction"],
-        double_fraction=settings["double_fraction"], artefacts=settings["artefacts"],
-        artefact_amplitude=settings["artefact_amplitude"],
-        primary_beam_fwhm=None if not use_pb else settings["pb_fwhm_px"] * pix * u.arcsec,
-        primary_beam_center=settings["pb_center"], pb_cutoff=settings["pb_cutoff"])
-    data = np.array(field.data, dtype=np.float32)
-    truth = field.truth
-    if settings["blank"]:  # NaN outside a circle (as in a SIN-projected single-dish or mosaic image)
-        yy, xx = np.mgrid[:size, :size]
-        cx, cy = rng.uniform(0, size, 2)
-        r = rng.uniform(0.4, 0.9) * size
-        outside = (xx - cx) ** 2 + (yy - cy) ** 2 > r ** 2
-        data[outside] = np.nan
-        xi = np.clip(np.round(truth["x_centroid"]).astype(int), 0, size - 1)
-        yi = np.clip(np.round(truth["y_centroid"]).astype(int), 0, size - 1)
-        truth = truth[~outside[yi, xi]]
-    return data, truth, settings
+#: The simulators of the two kinds of training field, and the header keyword giving the beam/PSF.
+KINDS = ("radio", "optical")
 
 
-def make_fields(seeds, size, min_snr):
+def _simulator(kind):
+    from astrofmx.datasets import random_optical_field, random_radio_field
+
+    return {"radio": random_radio_field, "optical": random_optical_field}[kind]
+
+
+def beam_pixels(header):
+    """Geometric-mean FWHM of the beam (radio: BMAJ/BMIN) or PSF (optical: PSFFWPIX) in pixels."""
+    if "BMAJ" in header:
+        scale = abs(float(header["CDELT2"]))
+        return float(np.sqrt(float(header["BMAJ"]) * float(header["BMIN"]))) / scale
+    return float(header["PSFFWPIX"])
+
+
+def training_field(kind, seed, size, beam_range, min_snr):
+    """One field of ``kind`` at the detector's scale; returns (data, boxes, settings)."""
+    from astrofmx.preprocess import resample_image
+
+    simulate = _simulator(kind)
+    rng = np.random.default_rng([int(seed), 7])
+    native = beam_pixels(simulate((32, 32), seed=int(seed), return_truth=False).header)
+    lo, hi = beam_range
+    factor = 1.0 if lo <= native <= hi else float(rng.uniform(lo, hi)) / native
+    n = int(np.clip(round(size / factor), 96, 2048))
+    field = simulate((n, n), seed=int(seed))
+    truth = field.truth[np.asarray(field.truth["snr"], float) >= min_snr]
+    boxes = np.stack([np.asarray(truth[c], float) for c in ("bbox_xmin", "bbox_ymin", "bbox_xmax", "bbox_ymax")],
+                     axis=1).reshape(-1, 4)
+    data = np.asarray(field.data, dtype=np.float32)
+    if factor != 1.0:
+        data, mapping = resample_image(data, factor=factor, interpolation="area" if factor < 1 else "bilinear")
+        boxes = np.asarray(mapping.boxes_to_model(boxes), float).reshape(-1, 4) if len(boxes) else boxes
+    settings = {"kind": kind, "seed": int(seed), "native_beam_px": round(native, 3), "factor": round(factor, 4),
+                "shape": list(data.shape), "n_targets": int(len(boxes))}
+    return data, boxes, settings
+
+
+def make_fields(seeds, size, min_snr, beam_range, optical_fraction):
+    """Fields for the seeds; a seed's kind is optical for a fraction ``optical_fraction`` of the seeds."""
     images, boxes, settings = [], [], []
     for s in seeds:
-        data, truth, st = random_field(s, size)
-        keep = np.asarray(truth["snr"]) >= min_snr
-        t = truth[keep]
+        kind = "optical" if np.random.default_rng([int(s), 11]).random() < optical_fraction else "radio"
+        data, b, st = training_field(kind, s, size, beam_range, min_snr)
         images.append(data)
-        boxes.append(np.stack([np.asarray(t[c], float) for c in
-                               ("bbox_xmin", "bbox_ymin", "bbox_xmax", "bbox_ymax")], axis=1).reshape(-1, 4))
+        boxes.append(b)
         settings.append(st)
     return images, boxes, settings
 
@@ -147,6 +147,9 @@ def main(argv=None):
                    help="seeds of the validation fields (keep them apart from the training seeds)")
     p.add_argument("--field-size", type=int, default=384)
     p.add_argument("--min-snr", type=float, default=5.0, help="peak S/N of the training targets")
+    p.add_argument("--beam-range", type=float, nargs=2, default=(2.0, 7.0), metavar=("LO", "HI"),
+                   help="beam/PSF FWHM range (pixels) the fields are brought to")
+    p.add_argument("--optical-fraction", type=float, default=0.45, help="fraction of optical/IR fields")
     p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--steps-per-epoch", type=int, default=40)
     p.add_argument("--batch-size", type=int, default=8)
@@ -174,8 +177,10 @@ def main(argv=None):
         p.error(f"--train-seeds {args.train_seeds} and --val-seeds {args.val_seeds} overlap; keep them apart")
     config = DetectorConfig(**DEFAULT_CONFIG)
     t0 = time.time()
-    tr_img, tr_box, tr_set = make_fields(range(*args.train_seeds), args.field_size, args.min_snr)
-    va_img, va_box, va_set = make_fields(range(*args.val_seeds), args.field_size, args.min_snr)
+    fields = dict(size=args.field_size, min_snr=args.min_snr, beam_range=tuple(args.beam_range),
+                  optical_fraction=args.optical_fraction)
+    tr_img, tr_box, tr_set = make_fields(range(*args.train_seeds), **fields)
+    va_img, va_box, va_set = make_fields(range(*args.val_seeds), **fields)
     logging.info("simulated %d training and %d validation fields in %.0f s", len(tr_img), len(va_img),
                  time.time() - t0)
     ckpt = args.checkpoint_dir or (str(args.out).rstrip("/") + "-ckpt")
@@ -193,29 +198,27 @@ def main(argv=None):
                              val_images=va_img, val_boxes=va_box,
                              epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
                              learning_rate=args.lr, seed=args.seed, checkpoint_dir=ckpt, resume=args.resume,
-                             precision="fp32", progress_bar=False)
+                             precision="fp32", progress_bar=False, register=False)
     train_time = time.time() - t0
     # inference-only settings (they change nothing in training) follow DEFAULT_CONFIG, also after --init
     det.config = config = dataclasses.replace(det.config, **{k: DEFAULT_CONFIG[k] for k in INFERENCE_ONLY})
     metrics = evaluate_detector(det, va_img, va_box, radius=None, progress_bar=False)
     metrics = {k: (float(v.value) if hasattr(v, "unit") else v) for k, v in metrics.items()}
     metadata = {
-        "name": "astrofmx default radio source detector",
+        "name": "astrofmx default source detector (radio and optical/IR)",
         "command": "python scripts/" + Path(__file__).name + " " + " ".join(
             a for a in (sys.argv[1:] if argv is None else argv) if a != "--finalize"),
         "finalized_from_checkpoint": bool(args.finalize),
         "epochs_run": len(det.history),
         "arguments": vars(args),
         "config": dataclasses.asdict(config) | {"augmentations": list(config.augmentations)},
-        "data": {"simulator": "astrofmx.datasets.simulate_radio_field", "field_size": args.field_size,
+        "data": {"simulators": ["astrofmx.datasets.random_radio_field", "astrofmx.datasets.random_optical_field"],
+                 "field_size": args.field_size, "optical_fraction": args.optical_fraction,
+                 "beam_range_px": list(args.beam_range),
                  "train_seeds": list(args.train_seeds), "val_seeds": list(args.val_seeds),
                  "targets": f"sources with peak S/N >= {args.min_snr}",
-                 "ranges": "beam FWHM 2.5-6 px (40% elliptical up to 1.4:1), rms 5e-6 - 1e-3 Jy/beam, "
-                           "1500-15000 sources/deg2 (1.5 arcsec pixels), max S/N 200-20000, extended 0-30%, "
-                           "doubles 0-12%, artefacts none/rings/stripes; 40% primary-beam corrected (noise / PB, "
-                           "PB FWHM 0.6-1.5 x field size, centre within 15% of the field centre, half of them "
-                           "NaN where PB < 0.2-0.4), 35% of the others NaN outside a circle; targets S/N "
-                           "against the local noise",
+                 "ranges": "see the docstrings of random_radio_field and random_optical_field; fields whose "
+                           "beam/PSF lies outside beam_range_px are resampled into it",
                  "train_settings": tr_set, "val_settings": va_set},
         "val_metrics": metrics,
         "history": det.history,
