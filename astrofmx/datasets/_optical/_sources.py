@@ -14,12 +14,13 @@ from astropy.modeling.models import Sersic2D
 from scipy.signal import fftconvolve
 from scipy.special import gamma, gammaincinv
 
+from .._radio._truth import _OPTICAL_KINDS
 from ._psf import _render_spikes, _render_star
 
 __all__ = ["OPTICAL_KINDS"]
 
 #: Kinds of simulated optical sources; detector labels are 1 + the index here.
-OPTICAL_KINDS = ("star", "galaxy")
+OPTICAL_KINDS = _OPTICAL_KINDS
 
 _BOX_PEAK_FRACTION = math.exp(-4.5)  # the 3-sigma level of a Gaussian, as the radio truth boxes
 _ARCMIN2_PER_PX2 = 1.0 / 3600.0  # for a pixel scale in arcsec: (scale / 60)**2 arcmin2 per pixel
