@@ -86,7 +86,7 @@ class OpticalPSF:
     >>> from astrofmx.datasets import OpticalPSF
     >>> psf = OpticalPSF(fwhm=4.0, beta=2.5)
     >>> round(psf.alpha, 3)
-    3.494
+    3.538
     """
 
     fwhm: float = 3.0

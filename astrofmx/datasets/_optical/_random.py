@@ -21,7 +21,8 @@ def _loguniform(rng, low, high):
 def _draw_psf(rng):
     return OpticalPSF(fwhm=_loguniform(rng, 1.5, 8.0), beta=rng.uniform(2.5, 4.5),
                       ellipticity=rng.uniform(0.0, 0.15), theta=rng.uniform(0.0, 180.0),
-                      spikes=bool(rng.uniform() < 0.6), spike_angle=(0.0, 45.0)[int(rng.integers(2))] + rng.normal(0, 3),
+                      spikes=bool(rng.uniform() < 0.6),
+                      spike_angle=(0.0, 45.0)[int(rng.integers(2))] + rng.normal(0, 3),
                       spike_strength=_loguniform(rng, 0.005, 0.05), spike_min_snr=_loguniform(rng, 100.0, 3000.0))
 
 
@@ -50,8 +51,8 @@ def random_optical_field(shape=(256, 256), seed=None, *, return_truth=True):
     stellar field; Sérsic galaxies of many sizes relative to the PSF, some
     blended; a sky of 10-5000 ADU with gradients and (40% of the time)
     nebulosity; gain 0.5-4 electron/ADU, read noise 2-15 electrons, a
-    saturation level 3-300 times above the sky noise... up to 65535 ADU, and
-    hot pixels and cosmic rays. The settings come from their own random
+    saturation level 300-30000 times the sky noise above the sky (at most
+    65535 ADU), and hot pixels and cosmic rays. The settings come from their own random
     stream of ``seed``; ``SIMRAND = True`` in the header.
 
     Parameters

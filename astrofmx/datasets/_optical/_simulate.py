@@ -129,7 +129,7 @@ def simulate_optical_field(shape=(512, 512), *, seed=None, psf=None, stars=None,
     >>> field = simulate_optical_field((128, 128), seed=0, n_stars=20, n_galaxies=10, psf=OpticalPSF(fwhm=4))
     >>> field.data.dtype, field.header["CTYPE1"], field.header["BUNIT"]
     (dtype('float32'), 'RA---TAN', 'adu')
-    >>> sorted(set(field.truth["kind"]))
+    >>> sorted(set(field.truth["kind"].tolist()))
     ['galaxy', 'star']
     >>> round(field.header["PSF_FWHM"], 2)  # arcsec: 4 pixels of 0.4 arcsec
     1.6

@@ -1,4 +1,4 @@
-"""The widened radio training domain: elongated beams, FR I/FR II sources, sidelobes, diffuse emission, random fields."""
+"""The widened radio training domain: elongated beams, FR I/II sources, sidelobes, diffuse emission, random fields."""
 
 import time
 
@@ -18,7 +18,8 @@ BRIGHT_POINT = dict(flux_min_snr=5000, flux_max_snr=5001, extended_fraction=0.0,
 def _orientation_and_ratio(image, level=0.02):
     image = np.where(image > level * image.max(), image, 0.0)  # the profile, not the noise around it
     props = data_properties(image)
-    return float(props.orientation.to_value(u.deg)) % 180.0, float(props.semimajor_axis.value / props.semiminor_axis.value)
+    ratio = props.semimajor_axis.value / props.semiminor_axis.value
+    return float(props.orientation.to_value(u.deg)) % 180.0, float(ratio)
 
 
 @pytest.mark.parametrize("pa", [0.0, 30.0, 125.0])
