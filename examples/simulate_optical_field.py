@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from astrofmx.datasets import (GalaxyPopulation, OpticalPSF, SkyBackground, StarPopulation, random_optical_field,
-                               simulate_optical_field)
+from astrofmx.datasets import (GalaxyPopulation, OpticalDetector, OpticalPSF, SkyBackground, StarPopulation,
+                               random_optical_field, simulate_optical_field)
 
 
 def _plot(field, path):
@@ -63,7 +63,8 @@ def main(argv=None):
     else:
         field = simulate_optical_field(shape, seed=args.seed, psf=OpticalPSF(fwhm=3.5, beta=3.0),
                                        stars=StarPopulation(density=15), galaxies=GalaxyPopulation(density=12),
-                                       sky=SkyBackground(level=300, gradient=0.05, nebulosity=8))
+                                       sky=SkyBackground(level=300, gradient=0.05, nebulosity=8),
+                                       detector=OpticalDetector(saturation=30000))
     field.write(out / "optical_field.fits", overwrite=args.overwrite)
     truth = field.truth
     print(f"{int((truth['kind'] == 'star').sum())} stars ({int(truth['saturated'].sum())} saturated), "

@@ -27,14 +27,18 @@ def _draw_psf(rng):
 
 
 def _draw_sources(rng, psf, pixel_scale):
-    """Star and galaxy populations; densities per PSF area, so that crowding does not depend on the pixel scale."""
+    """Star and galaxy populations; densities per PSF area, so that crowding does not depend on the pixel scale.
+
+    Sparse fields hold 0.5-10 stars per 1000 PSF areas (FWHM squared),
+    crowded ones 10-80; galaxies 0.5-6.
+    """
     psf_area_arcmin2 = (psf.fwhm * pixel_scale / 60.0) ** 2
     crowded = bool(rng.uniform() < 0.25)
-    star_density = (_loguniform(rng, 2e-3, 3e-2) if crowded else _loguniform(rng, 5e-5, 3e-3)) / psf_area_arcmin2
+    star_density = (_loguniform(rng, 1e-2, 8e-2) if crowded else _loguniform(rng, 5e-4, 1e-2)) / psf_area_arcmin2
     stars = StarPopulation(density=star_density, crowded=crowded, snr_min=rng.uniform(2.0, 4.0),
                            snr_max=_loguniform(rng, 1e3, 3e5), powerlaw_index=rng.uniform(1.5, 2.3))
     r_lo = _loguniform(rng, 0.5, 2.0) * psf.fwhm / 2.0
-    galaxies = GalaxyPopulation(density=_loguniform(rng, 5e-5, 2e-3) / psf_area_arcmin2,
+    galaxies = GalaxyPopulation(density=_loguniform(rng, 5e-4, 6e-3) / psf_area_arcmin2,
                                 snr_min=rng.uniform(5.0, 15.0), snr_max=_loguniform(rng, 1e3, 1e5),
                                 powerlaw_index=rng.uniform(1.6, 2.4), r_eff=(r_lo, r_lo * _loguniform(rng, 4.0, 20.0)),
                                 sersic_n=(0.5, 4.0), axis_ratio=(rng.uniform(0.1, 0.4), 1.0),
@@ -85,7 +89,7 @@ def random_optical_field(shape=(256, 256), seed=None, *, return_truth=True):
     stars, galaxies = _draw_sources(rng, psf, pixel_scale)
     level = _loguniform(rng, 10.0, 5000.0)
     nebulosity = _loguniform(rng, 1.0, 50.0) if rng.uniform() < 0.4 else 0.0
-    sky = SkyBackground(level=level, gradient=rng.uniform(0.0, 0.2), nebulosity=nebulosity,
+    sky = SkyBackground(level=level, gradient=rng.uniform(0.0, 0.1), nebulosity=nebulosity,
                         nebula_scale=_loguniform(rng, 10.0, 80.0), nebula_coverage=rng.uniform(0.2, 0.7))
     gain, read_noise = _loguniform(rng, 0.5, 4.0), rng.uniform(2.0, 15.0)
     sigma = math.sqrt(level / gain + (read_noise / gain) ** 2)
