@@ -88,18 +88,20 @@ def _check_pixel_pair(name, value):
     return x, y
 
 
-def _check_rng(seed):
-    """Return three independent Generators (population, artefacts, noise) and the seed for the header.
+def _check_rng(seed, n_streams=3):
+    """Return ``n_streams`` independent Generators and the seed for the header.
 
-    Separate streams keep the sources and the noise identical whether or not
-    artefacts are added.
+    The radio simulator uses the streams for the population, artefacts,
+    noise and diffuse emission: separate streams keep the sources and the
+    noise identical whether or not artefacts or diffuse emission are added.
+    The first streams do not depend on ``n_streams``.
     """
     if isinstance(seed, np.random.Generator):
-        return tuple(seed.spawn(3)), -1
+        return tuple(seed.spawn(n_streams)), -1
     if seed is None:
         # draw a seed so that even an unseeded field can be regenerated from its header
         seed = int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
     if not _is_int(seed) or seed < 0:
         raise TypeError(f"seed must be None, a non-negative int or a numpy Generator, got {seed!r}")
-    streams = np.random.SeedSequence(int(seed)).spawn(3)
+    streams = np.random.SeedSequence(int(seed)).spawn(n_streams)
     return tuple(np.random.default_rng(s) for s in streams), int(seed)

@@ -10,6 +10,7 @@ turns into groups; error messages use the flat keyword names.
 import dataclasses
 
 import astropy.units as u
+import numpy as np
 from astropy.coordinates import SkyCoord
 
 from ._checks import (_as_quantity, _check_center, _check_pixel_pair, _fraction, _is_int, _positive,
@@ -22,6 +23,16 @@ _JY_BEAM = u.Jy / u.beam
 _DEFAULT_RMS = (20.0 * u.uJy / u.beam).to_value(_JY_BEAM)
 _DEFAULT_BEAM_FWHM = (6.0 * u.arcsec).to_value(u.arcsec)
 _DEFAULT_PIXEL_SCALE = (1.5 * u.arcsec).to_value(u.arcsec)
+
+
+def _check_size_range(value):
+    try:
+        low, high = (float(v) for v in value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"extended_size must be a (min, max) pair of sizes in beams, got {value!r}") from exc
+    if not (np.isfinite(low) and np.isfinite(high) and 0.0 < low <= high):
+        raise ValueError(f"extended_size must be a (min, max) pair with 0 < min <= max, got {value!r}")
+    return low, high
 
 
 def _set(obj, **values):
@@ -50,6 +61,17 @@ class SourcePopulation:
         Slope of the differential source counts, > 1 (2.5 is Euclidean).
     extended_fraction, double_fraction : float, optional
         Fractions of resolved and double-lobed sources (each in [0, 1], sum <= 1).
+    fri_fraction, frii_fraction : float, optional
+        Fractions of multi-component radio galaxies (default 0, off): FR I-like
+        (a bright core and two, sometimes one, fading and widening jets of
+        several knots, 3-15 beams long, sometimes bent; morphology
+        ``'extended'``) and FR II-like (a faint core, two edge-brightened
+        lobes with compact hot spots, sometimes a faint jet, 5-30 beams long;
+        morphology ``'double'``). Each is one truth row whose box covers all
+        its components. All four fractions sum to at most 1.
+    extended_size : (float, float), optional
+        Range of the intrinsic FWHM major axis of ``'extended'`` sources, in
+        beams (log-uniform); default (1.2, 5).
 
     Raises
     ------
@@ -74,6 +96,9 @@ class SourcePopulation:
     powerlaw_index: float = 2.5
     extended_fraction: float = 0.15
     double_fraction: float = 0.05
+    fri_fraction: float = 0.0
+    frii_fraction: float = 0.0
+    extended_size: tuple = (1.2, 5.0)
 
     def __post_init__(self):
         flux_min_snr = _positive_number("flux_min_snr", self.flux_min_snr)
@@ -87,8 +112,13 @@ class SourcePopulation:
         double = _fraction("double_fraction", self.double_fraction)
         if extended + double > 1.0:
             raise ValueError(f"extended_fraction + double_fraction must be <= 1, got {extended} + {double}")
+        fri, frii = _fraction("fri_fraction", self.fri_fraction), _fraction("frii_fraction", self.frii_fraction)
+        if extended + double + fri + frii > 1.0:
+            raise ValueError("extended_fraction + double_fraction + fri_fraction + frii_fraction must be <= 1, "
+                             f"got {extended} + {double} + {fri} + {frii}")
         _set(self, flux_min_snr=flux_min_snr, flux_max_snr=flux_max_snr, powerlaw_index=index,
-             extended_fraction=extended, double_fraction=double)
+             extended_fraction=extended, double_fraction=double, fri_fraction=fri, frii_fraction=frii,
+             extended_size=_check_size_range(self.extended_size))
         self._check_count()
 
     def _check_count(self):
@@ -261,12 +291,16 @@ class NoiseModel:
 
 @dataclasses.dataclass(frozen=True)
 class ArtefactModel:
-    """Imaging artefacts (rings or radial stripes) around the brightest sources.
+    """Imaging artefacts (rings, radial stripes or sidelobes) around the brightest sources.
 
     Parameters
     ----------
-    kind : {None, 'rings', 'stripes'}, optional
-        None adds no artefacts.
+    kind : {None, 'rings', 'stripes', 'sidelobes'}, optional
+        None adds no artefacts. ``'sidelobes'`` adds a deconvolution residual:
+        the dirty beam of a random sparse interferometer (random antennas,
+        earth-rotation tracks) with its main lobe tapered away, so rings and
+        spokes of both signs surround the source, scaled to its peak. One
+        pattern per field, as all sources of an image share one dirty beam.
     amplitude : float, optional
         Artefact amplitude as a fraction of the source peak, in [0, 1].
     min_snr : float, optional
@@ -292,8 +326,8 @@ class ArtefactModel:
     min_snr: float = 100.0
 
     def __post_init__(self):
-        if self.kind not in (None, "rings", "stripes"):
-            raise ValueError(f"artefacts must be None, 'rings' or 'stripes', got {self.kind!r}")
+        if self.kind not in (None, "rings", "stripes", "sidelobes"):
+            raise ValueError(f"artefacts must be None, 'rings', 'stripes' or 'sidelobes', got {self.kind!r}")
         _set(self, amplitude=_fraction("artefact_amplitude", self.amplitude),
              min_snr=_positive_number("artefact_min_snr", self.min_snr))
 
@@ -318,7 +352,8 @@ _KEYWORDS = {
     "primary_beam_center": ("noise", "primary_beam_center"),
     "pb_cutoff": ("noise", "pb_cutoff"),
     **{name: ("population", name) for name in ("n_sources", "source_density", "flux_min_snr", "flux_max_snr",
-                                               "powerlaw_index", "extended_fraction", "double_fraction")},
+                                               "powerlaw_index", "extended_fraction", "double_fraction",
+                                               "fri_fraction", "frii_fraction", "extended_size")},
     "artefact_amplitude": ("artefacts", "amplitude"),
     "artefact_min_snr": ("artefacts", "min_snr"),
 }

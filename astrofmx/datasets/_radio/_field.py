@@ -159,7 +159,7 @@ def _truth_from_hdu_table(table):
 
 
 def read_simulated_field(path):
-    """Read a field written by `SimulatedRadioField.write`.
+    """Read a field written by `SimulatedRadioField.write` or `SimulatedOpticalField.write`.
 
     Parameters
     ----------
@@ -167,7 +167,9 @@ def read_simulated_field(path):
 
     Returns
     -------
-    field : `SimulatedRadioField`
+    field : `SimulatedRadioField` or `SimulatedOpticalField`
+        An optical field (header ``SIMKIND = 'optical'``) comes back as a
+        `SimulatedOpticalField`.
 
     Examples
     --------
@@ -184,6 +186,10 @@ def read_simulated_field(path):
         header = hdul[0].header.copy()
         has_truth = "TRUTH" in hdul
     truth = _truth_from_hdu_table(QTable.read(path, hdu="TRUTH")) if has_truth else None
+    if header.get("SIMKIND") == "optical":
+        from .._optical import SimulatedOpticalField  # the optical package builds on this one
+
+        return SimulatedOpticalField(data=data, header=header, truth=truth)
     return SimulatedRadioField(data=data, header=header, truth=truth)
 
 

@@ -16,6 +16,7 @@ from ...utils import get_meta
 from ._artefacts import _add_artefacts
 from ._checks import _check_rng, _check_shape, _positive
 from ._config import _resolve_settings
+from ._diffuse import _add_diffuse, _check_diffuse
 from ._field import SimulatedRadioField, _make_header
 from ._noise import _add_noise, _primary_beam_center
 from ._sources import _BeamPixels, _draw_population, _render_sources, _source_count
@@ -27,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 
 def simulate_radio_field(shape=(512, 512), *, seed=None, population=None, beam=None, grid=None, noise=None,
-                         artefacts=None, box_nsigma=3.0, return_truth=True, **keywords):
+                         artefacts=None, diffuse=None, box_nsigma=3.0, return_truth=True, **keywords):
     """Simulate a MeerKAT/FIRST-like radio continuum image with a truth catalog.
 
     Sources are placed uniformly at random. Their integrated flux densities
@@ -41,6 +42,11 @@ def simulate_radio_field(shape=(512, 512), *, seed=None, population=None, beam=N
     - ``"double"``: two resolved lobes 2.5-12 beams apart, with (half of the
       time) a faint compact core and (30% of the time) a faint bridge.
 
+    Optionally (``fri_fraction``, ``frii_fraction``) some sources are
+    multi-component FR I-like (core and jets, morphology ``"extended"``) or
+    FR II-like (lobes with hot spots, morphology ``"double"``) radio
+    galaxies, with one truth box around all their components.
+
     Noise is white noise convolved with the beam and rescaled to ``rms``, so
     it is correlated on the beam scale as in an interferometric image. With
     ``primary_beam_fwhm`` the image is primary-beam corrected, as
@@ -49,8 +55,12 @@ def simulate_radio_field(shape=(512, 512), *, seed=None, population=None, beam=N
     beam response ``PB(r) = exp(-4 ln 2 r**2 / primary_beam_fwhm**2)``, so it
     rises from ``rms`` at the pointing centre toward the edges, and pixels
     where ``PB < pb_cutoff`` are blanked (NaN).
-    Optionally, rings or radial stripes (``artefacts``) are added around the
-    brightest sources. Each source is rendered on a local stamp, so the cost
+    Optionally, rings, radial stripes or dirty-beam sidelobes (``artefacts``)
+    are added around the brightest sources, and unlabelled diffuse emission
+    (``diffuse``). The beam may be elongated (e.g. 3:1) at any position
+    angle; sources and noise then share the elliptical beam. For training
+    over a wide domain, `random_radio_field` draws all these settings at
+    random. Each source is rendered on a local stamp, so the cost
     grows with the number of sources, not with their product with the image
     size (a 4096 x 4096 field with ~12,000 sources takes a few seconds).
 
@@ -79,11 +89,15 @@ def simulate_radio_field(shape=(512, 512), *, seed=None, population=None, beam=N
     noise : `NoiseModel`, optional
         Noise rms and primary beam (``rms``, ``primary_beam_fwhm``,
         ``primary_beam_center``, ``pb_cutoff``).
-    artefacts : `ArtefactModel`, {None, 'rings', 'stripes'}, optional
+    artefacts : `ArtefactModel`, {None, 'rings', 'stripes', 'sidelobes'}, optional
         Imaging artefacts around every source with ``peak_flux >=
         artefact_min_snr * rms`` (or around the brightest source if none is
         that bright); a string is the artefact kind, with
         ``artefact_amplitude`` and ``artefact_min_snr`` as flat keywords.
+    diffuse : `DiffuseEmission`, bool or None, optional
+        Unlabelled smooth large-scale emission (True: `DiffuseEmission`
+        defaults). It adds no truth rows, and the sources, noise and truth
+        are those of the same seed without it.
     box_nsigma : float, optional
         Half-size of each truth box in Gaussian sigma of its (beam-convolved)
         components; the default 3 covers 99.7% of each component's extent.
@@ -116,6 +130,11 @@ def simulate_radio_field(shape=(512, 512), *, seed=None, population=None, beam=N
     extended_fraction, double_fraction : float, optional
         Fractions of resolved and double-lobed sources (each in [0, 1], sum
         <= 1); default 0.15 and 0.05.
+    fri_fraction, frii_fraction : float, optional
+        Fractions of FR I- and FR II-like multi-component radio galaxies;
+        default 0. All four fractions sum to at most 1.
+    extended_size : (float, float), optional
+        Intrinsic FWHM range of extended sources in beams; default (1.2, 5).
     artefact_amplitude : float, optional
         Artefact amplitude as a fraction of the source peak; default 0.02.
     artefact_min_snr : float, optional
@@ -205,9 +224,10 @@ def simulate_radio_field(shape=(512, 512), *, seed=None, population=None, beam=N
     (True, True, 0.3)
     """
     shape = _check_shape(shape)
-    (rng, rng_artefacts, rng_noise), recorded_seed = _check_rng(seed)
+    (rng, rng_artefacts, rng_noise, rng_diffuse), recorded_seed = _check_rng(seed, 4)
     settings = _resolve_settings(dict(population=population, beam=beam, grid=grid, noise=noise,
                                       artefacts=artefacts), keywords)
+    diffuse = _check_diffuse(diffuse)
     box_nsigma = _positive("box_nsigma", box_nsigma, u.dimensionless_unscaled, "dimensionless")
     grid, noise = settings["grid"], settings["noise"]
     header = _make_header(shape, grid, settings["beam"])
@@ -219,12 +239,15 @@ def simulate_radio_field(shape=(512, 512), *, seed=None, population=None, beam=N
     n = _source_count(settings["population"], shape, grid.pixel_scale, rng)
     xs, ys, fluxes, kinds = _draw_population(rng, n, shape, settings["population"], noise.rms)
     image = np.zeros(shape, dtype=np.float32)
-    rows = _render_sources(image, xs, ys, fluxes, kinds, beam_px, box_nsigma, grid.pixel_scale, rng)
+    rows = _render_sources(image, xs, ys, fluxes, kinds, beam_px, box_nsigma, grid.pixel_scale, rng,
+                           settings["population"].extended_size)
     has_artefact = _add_artefacts(image, xs, ys, [r[3] for r in rows], settings["artefacts"], noise.rms,
                                   beam_px.mean_px, rng_artefacts)
+    if diffuse is not None:
+        _add_diffuse(image, diffuse, noise.rms, beam_px.cov, beam_px.mean_px, rng_diffuse)
     pb_src = _add_noise(image, noise, pb_center, beam_px.cov, grid.pixel_scale, xs, ys, rng_noise)
 
-    params = _simulation_parameters(recorded_seed, n, settings, box_nsigma, pb_center)
+    params = _simulation_parameters(recorded_seed, n, settings, box_nsigma, pb_center, diffuse)
     for key, (value, comment) in params.items():
         header[key] = (value, comment)
     meta = get_meta()
@@ -239,7 +262,7 @@ def simulate_radio_field(shape=(512, 512), *, seed=None, population=None, beam=N
     return SimulatedRadioField(data=image, header=header, truth=truth)
 
 
-def _simulation_parameters(seed, n, settings, box_nsigma, pb_center):
+def _simulation_parameters(seed, n, settings, box_nsigma, pb_center, diffuse=None):
     """The ``SIM*`` header keywords: name -> (value, comment)."""
     population, noise = settings["population"], settings["noise"]
     rms = noise.rms
@@ -255,6 +278,17 @@ def _simulation_parameters(seed, n, settings, box_nsigma, pb_center):
         "SIMARTEF": (str(settings["artefacts"].kind), "artefacts around bright sources"),
         "SIMBOXNS": (box_nsigma, "truth box half-size in component sigma"),
     }
+    # the widened domain's keywords only where used, so that default headers stay as they were
+    if population.fri_fraction or population.frii_fraction:
+        params["SIMFRIF"] = (population.fri_fraction, "fraction of FR I-like radio galaxies")
+        params["SIMFRIIF"] = (population.frii_fraction, "fraction of FR II-like radio galaxies")
+    if population.extended_size != (1.2, 5.0):
+        params["SIMEXTS0"] = (population.extended_size[0], "[beam] smallest extended source FWHM")
+        params["SIMEXTS1"] = (population.extended_size[1], "[beam] largest extended source FWHM")
+    if diffuse is not None:
+        params["SIMDIFA"] = (diffuse.amplitude, "[rms] peak of unlabelled diffuse emission")
+        params["SIMDIFS"] = (diffuse.scale, "[beam] smallest diffuse structure")
+        params["SIMDIFC"] = (diffuse.coverage, "area fraction covered by diffuse emission")
     if noise.primary_beam_fwhm is not None:  # only then, so that uniform-noise headers stay as they were
         params["SIMPBFW"] = (noise.primary_beam_fwhm, "[arcsec] primary beam FWHM (noise divided by PB)")
         params["SIMPBX"] = (pb_center[0], "[pix] primary beam centre x (0-based)")

@@ -9,12 +9,16 @@ import math
 
 import numpy as np
 
+from ._geometry import _FWHM_TO_SIGMA, _cov
+from ._radiogalaxies import _fri_components, _frii_components, _multi_shape
+
 __all__ = ["RADIO_MORPHOLOGIES"]
 
 #: Morphology classes of simulated radio sources; detector labels are 1 + the index here.
 RADIO_MORPHOLOGIES = ("compact", "extended", "double")
+# source kinds drawn by the simulator -> index into RADIO_MORPHOLOGIES (FR I: extended, FR II: double)
+_KIND_MORPHOLOGY = (0, 1, 2, 1, 2)
 
-_FWHM_TO_SIGMA = 1.0 / (2.0 * math.sqrt(2.0 * math.log(2.0)))
 _STAMP_NSIGMA = 6.0  # a component is rendered out to this many sigma (exp(-18) of its peak)
 _DEFAULT_DENSITY = 4000.0  # sources per square degree above flux_min_snr * rms
 
@@ -22,13 +26,6 @@ _DEFAULT_DENSITY = 4000.0  # sources per square degree above flux_min_snr * rms
 # ----------------------------------------------------------------------------------------------
 # Gaussian geometry
 # ----------------------------------------------------------------------------------------------
-
-def _cov(fwhm_major, fwhm_minor, theta):
-    sa, sb = fwhm_major * _FWHM_TO_SIGMA, fwhm_minor * _FWHM_TO_SIGMA
-    c, s = math.cos(theta), math.sin(theta)
-    return np.array([[c * c * sa * sa + s * s * sb * sb, c * s * (sa * sa - sb * sb)],
-                     [c * s * (sa * sa - sb * sb), s * s * sa * sa + c * c * sb * sb]])
-
 
 def _cov_to_shape(cov):
     """FWHM major, FWHM minor (pixels) and theta (rad, ccw from +x, in [0, pi))."""
@@ -121,7 +118,14 @@ def _draw_population(rng, n, shape, population, rms):
     fluxes = _powerlaw(rng, n, population.flux_min_snr * rms, population.flux_max_snr * rms,
                        population.powerlaw_index)
     extended, double = population.extended_fraction, population.double_fraction
-    kinds = rng.choice(3, size=n, p=[1.0 - extended - double, extended, double]) if n else np.zeros(0, int)
+    fri, frii = population.fri_fraction, population.frii_fraction
+    if not n:
+        kinds = np.zeros(0, int)
+    elif fri == 0.0 and frii == 0.0:  # the original draw, so that default fields stay the same
+        kinds = rng.choice(3, size=n, p=[1.0 - extended - double, extended, double])
+    else:
+        p = np.array([max(1.0 - extended - double - fri - frii, 0.0), extended, double, fri, frii])
+        kinds = rng.choice(5, size=n, p=p / p.sum())
     return xs, ys, fluxes, kinds
 
 
@@ -149,12 +153,19 @@ def _double_components(x, y, s, beam, rng):
     return comps, (sep, axis)
 
 
-def _components(x, y, s, kind, beam, rng):
-    """Components ``(x, y, observed covariance, integrated flux)`` of one source, and the double's extent."""
+def _components(x, y, s, kind, beam, rng, extended_size=(1.2, 5.0)):
+    """Components ``(x, y, observed covariance, integrated flux)`` of one source, and the extent.
+
+    The extent is None (single Gaussian), ``(separation, axis)`` for a double
+    or ``("multi", axis)`` for an FR I/FR II radio galaxy.
+    """
     if kind == 0:
         return [(x, y, beam.cov, s)], None
+    if kind in (3, 4):
+        comps, axis = (_fri_components if kind == 3 else _frii_components)(x, y, s, beam, rng)
+        return comps, ("multi", axis)
     if kind == 1:
-        major = beam.mean_px * math.exp(rng.uniform(math.log(1.2), math.log(5.0)))
+        major = beam.mean_px * math.exp(rng.uniform(math.log(extended_size[0]), math.log(extended_size[1])))
         minor = major * rng.uniform(0.3, 1.0)
         return [(x, y, _cov(major, minor, rng.uniform(0, math.pi)) + beam.cov, s)], None
     return _double_components(x, y, s, beam, rng)
@@ -181,22 +192,24 @@ def _source_shape(comps, extent):
     """FWHM major, minor (pixels) and theta (rad) of the beam-convolved source; doubles end to end."""
     if extent is None:
         return _cov_to_shape(comps[0][2])
+    if extent[0] == "multi":
+        return _multi_shape(comps, extent[1])
     sep, axis = extent
     lobe_major = max(_cov_to_shape(c[2])[0] for c in comps[:2])
     lobe_minor = max(_cov_to_shape(c[2])[1] for c in comps[:2])
     return sep + lobe_major, lobe_minor, axis
 
 
-def _render_sources(image, xs, ys, fluxes, kinds, beam, box_nsigma, pixel_scale, rng):
+def _render_sources(image, xs, ys, fluxes, kinds, beam, box_nsigma, pixel_scale, rng, extended_size=(1.2, 5.0)):
     """Draw the shape of each source and render it; return one truth row (a tuple) per source."""
     ny, nx = image.shape
     rows = []
     for x, y, s, kind in zip(xs, ys, fluxes, kinds):
         kind = int(kind)
-        comps, extent = _components(x, y, s, kind, beam, rng)
+        comps, extent = _components(x, y, s, kind, beam, rng, extended_size)
         peak, (xmin, ymin, xmax, ymax) = _render_components(image, comps, beam, box_nsigma)
         major, minor, theta = _source_shape(comps, extent)
         rows.append((x, y, s, peak, major * pixel_scale, minor * pixel_scale, math.degrees(theta),
-                     RADIO_MORPHOLOGIES[kind], len(comps),
+                     RADIO_MORPHOLOGIES[_KIND_MORPHOLOGY[kind]], len(comps),
                      max(xmin, -0.5), max(ymin, -0.5), min(xmax, nx - 0.5), min(ymax, ny - 0.5)))
     return rows

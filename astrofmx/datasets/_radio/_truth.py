@@ -12,6 +12,8 @@ from astropy.wcs import WCS
 from ._checks import _fraction
 from ._sources import RADIO_MORPHOLOGIES
 
+_OPTICAL_KINDS = ("star", "galaxy")  # = astrofmx.datasets.OPTICAL_KINDS (the optical package builds on this one)
+
 __all__ = ["truth_boxes", "truth_boxes_in_window"]
 
 
@@ -126,7 +128,9 @@ def truth_boxes_in_window(truth, x0, y0, width, height, *, min_visible_fraction=
         ``(xmin, ymin, xmax, ymax)`` relative to the window.
     labels : `~numpy.ndarray`, shape (M,), int64
         ``1 + RADIO_MORPHOLOGIES.index(morphology)`` (0 is left for the
-        background, as torchvision expects), or all 1 with ``class_agnostic``.
+        background, as torchvision expects); for an optical truth (a
+        ``kind`` column, no ``morphology``) ``1 + OPTICAL_KINDS.index(kind)``
+        (1 star, 2 galaxy); all 1 with ``class_agnostic``.
     index : `~numpy.ndarray`, shape (M,), int64
         Only with ``return_index=True``.
 
@@ -166,7 +170,9 @@ def truth_boxes_in_window(truth, x0, y0, width, height, *, min_visible_fraction=
     shift = 0.5 if convention == "torchvision" else 0.0
     out = np.stack([cx0[keep] - x0 + shift, cy0[keep] - y0 + shift,
                     cx1[keep] - x0 + shift, cy1[keep] - y0 + shift], axis=-1).astype(np.float32).reshape(-1, 4)
-    if class_agnostic or "morphology" not in truth.colnames:
+    if not class_agnostic and "morphology" not in truth.colnames and "kind" in truth.colnames:
+        labels = _labels(np.asarray(truth["kind"])[index], _OPTICAL_KINDS, "kind")
+    elif class_agnostic or "morphology" not in truth.colnames:
         labels = np.ones(index.size, dtype=np.int64)
     else:
         morph = np.asarray(truth["morphology"])[index]
@@ -177,3 +183,10 @@ def truth_boxes_in_window(truth, x0, y0, width, height, *, min_visible_fraction=
     if return_index:
         return out, labels, index.astype(np.int64)
     return out, labels
+
+
+def _labels(values, classes, name):
+    unknown = set(values) - set(classes)
+    if unknown:
+        raise ValueError(f"{name} must be one of {classes}, got {sorted(unknown)}")
+    return np.array([1 + classes.index(v) for v in values], dtype=np.int64)
