@@ -327,8 +327,9 @@ class SupervisedClassifier(ClassifierMixin, BaseEstimator):
                 idx = torch.from_numpy(perm[i:i + self.batch_size])
                 if idx.numel() < 2:
                     continue  # batch norm cannot train on one image
-                xb = self._augment(x_all[idx], gen) if self.augment else x_all[idx]
-                yield xb.to(device), y_t[idx].to(device)
+                xb = x_all.index_select(0, idx)
+                xb = self._augment(xb, gen) if self.augment else xb
+                yield xb.to(device), y_t.index_select(0, idx).to(device)
 
         def forward(net, xb):
             with autocast(device, self.precision):

@@ -9,6 +9,7 @@ stratified validation set (`sklearn.model_selection.train_test_split`).
 Private to the subpackage.
 """
 
+import contextlib
 import logging
 import math
 from dataclasses import dataclass, field
@@ -75,6 +76,28 @@ def _validation_split(y, fraction, random_state):
                          f"{classes.size} classes for early stopping")
     train, val = train_test_split(np.arange(y.size), test_size=n_val, stratify=y, random_state=random_state)
     return np.sort(train), np.sort(val)
+
+
+@contextlib.contextmanager
+def _torch_threads(n):
+    """Run the block with ``n`` torch intra-op threads, then restore the previous number.
+
+    A linear probe's per-step tensors (a batch of 64 x 768) are far below the
+    size at which intra-op parallelism pays; on a busy machine each parallel
+    region instead waits for a descheduled worker thread (milliseconds per
+    step), so the probe trains single-threaded.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    if n == before:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @dataclass

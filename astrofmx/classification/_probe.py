@@ -15,7 +15,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ._checks import _check_features
-from ._fitting import _class_weights, _fit_epochs, _validation_split
+from ._fitting import _class_weights, _fit_epochs, _torch_threads, _validation_split
 
 __all__ = ["LinearProbe", "PAPER_PROBE_EPOCHS"]
 
@@ -120,7 +120,9 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
     which the small learning rate then takes hundreds of steps to undo).
     Training runs on the CPU with `torch.nn.Linear`,
     `torch.nn.CrossEntropyLoss` (``weight=class_weight_``) and
-    `torch.optim.Adam`, in the loop that `SupervisedClassifier` shares. The
+    `torch.optim.Adam` (``fused=True``), single-threaded (the per-step
+    tensors are too small for intra-op threads to pay), in the loop that
+    `SupervisedClassifier` shares. The
     initial weights and the batch order come from
     ``numpy.random.default_rng(random_state)``; the early-stopping split from
     `sklearn.model_selection.train_test_split` (stratified, same seed).
@@ -256,7 +258,8 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
             layer.weight.copy_(torch.from_numpy(rng.normal(0.0, 0.01, size=(d, self.classes_.size)).T))
             layer.bias.zero_()
         criterion = nn.CrossEntropyLoss(weight=torch.from_numpy(self.class_weight_))
-        optimizer = torch.optim.Adam(layer.parameters(), lr=float(self.lr), weight_decay=float(self.weight_decay))
+        optimizer = torch.optim.Adam(layer.parameters(), lr=float(self.lr), weight_decay=float(self.weight_decay),
+                                     fused=True)
         x_t = torch.from_numpy((X - self.mean_) / self.scale_)
         y_t = torch.from_numpy(y_idx.astype(np.int64))
         bs = n if self.batch_size is None else int(self.batch_size)
@@ -266,9 +269,9 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
                 yield x_t, y_t
                 return
             perm = torch.from_numpy(rng.permutation(n))
-            xp, yp = x_t[perm], y_t[perm]
-            for i in range(0, n, bs):
-                yield xp[i:i + bs], yp[i:i + bs]
+            for i in range(0, n, bs):  # gather each batch (index_select: far cheaper than x_t[idx])
+                idx = perm[i:i + bs]
+                yield x_t.index_select(0, idx), y_t.index_select(0, idx)
 
         validation_loss = None
         if Xv is not None:
@@ -279,9 +282,10 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
                 with torch.no_grad():
                     return float(criterion(model(xv_t), yv_t))
 
-        hist = _fit_epochs(layer, optimizer, criterion, batches, epochs=self.epochs,
-                           validation_loss=validation_loss, n_iter_no_change=self.n_iter_no_change, tol=self.tol,
-                           desc="linear probe", progress_bar=self.progress_bar)
+        with _torch_threads(1):
+            hist = _fit_epochs(layer, optimizer, criterion, batches, epochs=self.epochs,
+                               validation_loss=validation_loss, n_iter_no_change=self.n_iter_no_change,
+                               tol=self.tol, desc="linear probe", progress_bar=self.progress_bar)
         self.loss_curve_, self.validation_loss_curve_ = hist.loss_curve, hist.validation_loss_curve
         self.n_epochs_, self.best_epoch_ = hist.n_epochs, hist.best_epoch
         self.coef_ = layer.weight.detach().numpy().copy()
