@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from astrofmx.classification import SupervisedClassifier, train_supervised
-from astrofmx.classification._baselines import _build_scratch
-from astrofmx.classification._baselines import _images_to_tensor as images_to_tensor
+from astrofmx.classification._networks import _build_scratch
+from astrofmx.classification._networks import _images_to_tensor as images_to_tensor
 
 TINY_VIT = dict(patch_size=8, num_layers=2, num_heads=2, hidden_dim=32, mlp_dim=64)
 
