@@ -167,3 +167,15 @@ def test_bad_inputs(rng):
         probe.predict(X[:, :3])
     with pytest.raises(ValueError, match="do not occur in the training labels"):
         LinearProbe(epochs=1).fit(X, y, validation_data=(X, y + 5))
+
+
+def test_early_stopping_split_is_stratified_and_checked(rng):
+    from astrofmx.classification._fitting import _validation_split
+
+    y = np.repeat([0, 1, 2], [90, 60, 30])
+    train, val = _validation_split(y, 0.1, 0)
+    np.testing.assert_array_equal(np.bincount(y[val]), [9, 6, 3])
+    assert np.intersect1d(train, val).size == 0 and train.size + val.size == y.size
+    X, y2 = gaussian_clusters(rng, [20, 1], n_features=4, n_classes=2)
+    with pytest.raises(ValueError, match="class 1 has a single sample"):
+        LinearProbe(early_stopping=True).fit(X, y2)
