@@ -12,3 +12,5 @@ from ._catalog import *  # noqa: F401, F403
 from ._latent import *  # noqa: F401, F403
 from ._probe import *  # noqa: F401, F403
 from ._study import *  # noqa: F401, F403
+from ._study_plots import *  # noqa: F401, F403
+from ._subsets import *  # noqa: F401, F403

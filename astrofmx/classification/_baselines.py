@@ -6,143 +6,23 @@ pretrained backbone fine-tuned end to end. `SupervisedClassifier` does both
 with the scikit-learn estimator API on arrays of images.
 """
 
-import copy
 import logging
 import numbers
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils import check_consistent_length, column_or_1d
+from sklearn.utils.validation import check_is_fitted
 
-from ..utils import autocast, progress_bar, resolve_device
-from ._probe import _class_weights, _stratified_holdout
+from ..utils import autocast, resolve_device
+from ._checks import _check_n_classes
+from ._fitting import _class_weights, _fit_epochs, _validation_split
+from ._networks import (_IMAGENET_MEAN, _IMAGENET_STD, SUPERVISED_ARCHS, _as_nchw, _build_scratch, _FineTune,
+                        _images_to_tensor)
 
-__all__ = ["SUPERVISED_ARCHS", "SupervisedClassifier", "train_supervised", "images_to_tensor"]
+__all__ = ["SUPERVISED_ARCHS", "SupervisedClassifier", "train_supervised"]
 
 logger = logging.getLogger(__name__)
-
-#: Architectures trained from scratch, with their native input size.
-SUPERVISED_ARCHS = {"resnet18": 224, "resnet50": 224, "vit_b_16": 224}
-
-_IMAGENET_MEAN = (0.485, 0.456, 0.406)
-_IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-def _as_nchw(images):
-    """Images as a float32 (N, C, H, W) array, C in {1, 3}."""
-    if hasattr(images, "unit"):
-        images = images.value
-    arr = np.asarray(images)
-    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
-        raise TypeError(f"images must be a numeric array, got dtype {arr.dtype}")
-    if arr.ndim == 3:
-        arr = arr[:, None]
-    elif arr.ndim == 4:
-        if arr.shape[1] not in (1, 3) and arr.shape[-1] in (1, 3):
-            arr = np.moveaxis(arr, -1, 1)
-        if arr.shape[1] not in (1, 3):
-            raise ValueError(f"4-D images must be (N, C, H, W) or (N, H, W, C) with 1 or 3 channels, got {arr.shape}")
-    else:
-        raise ValueError(f"images must have shape (N, H, W), (N, C, H, W) or (N, H, W, C), got {arr.shape}")
-    if arr.shape[0] == 0:
-        raise ValueError("images is empty")
-    arr = arr.astype(np.float32, copy=False)
-    if not np.all(np.isfinite(arr)):
-        n_bad = int((~np.isfinite(arr.reshape(arr.shape[0], -1))).any(axis=1).sum())
-        raise ValueError(f"images contain NaN or infinite pixels in {n_bad} images; fill blank pixels first "
-                         f"(e.g. np.nan_to_num(images, nan=0.0))")
-    return arr
-
-
-def images_to_tensor(images, *, image_size=None, mean=_IMAGENET_MEAN, std=_IMAGENET_STD):
-    """Scale images to [0, 1] per image, make 3 channels, resize and normalize.
-
-    Parameters
-    ----------
-    images : array-like, shape (N, H, W), (N, C, H, W) or (N, H, W, C)
-        Raw images (any dtype); C is 1 or 3.
-    image_size : int, optional
-        Output side length (bilinear, antialiased); default keeps the size.
-    mean, std : tuple of 3 float, optional
-        Per-channel normalization after scaling to [0, 1] (default ImageNet).
-
-    Returns
-    -------
-    tensor : `torch.Tensor`, float32, shape (N, 3, S, S)
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from astrofmx.classification import images_to_tensor
-    >>> images_to_tensor(np.zeros((2, 20, 20)), image_size=32).shape
-    torch.Size([2, 3, 32, 32])
-    """
-    import torch
-    import torch.nn.functional as F
-
-    x = torch.from_numpy(np.ascontiguousarray(_as_nchw(images)))
-    flat = x.reshape(x.shape[0], -1)
-    lo = flat.min(dim=1).values.view(-1, 1, 1, 1)
-    hi = flat.max(dim=1).values.view(-1, 1, 1, 1)
-    x = (x - lo) / torch.clamp(hi - lo, min=1e-12)
-    if x.shape[1] == 1:
-        x = x.expand(-1, 3, -1, -1)
-    if image_size is not None and tuple(x.shape[-2:]) != (image_size, image_size):
-        x = F.interpolate(x, size=(int(image_size), int(image_size)), mode="bilinear", align_corners=False,
-                          antialias=True)
-    m = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
-    s = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
-    return ((x - m) / s).contiguous()
-
-
-def _build_scratch(arch, n_classes, image_size, overrides):
-    import torchvision
-
-    overrides = dict(overrides or {})
-    if arch == "resnet18":
-        return torchvision.models.resnet18(weights=None, num_classes=n_classes, **overrides)
-    if arch == "resnet50":
-        return torchvision.models.resnet50(weights=None, num_classes=n_classes, **overrides)
-    if arch == "vit_b_16":
-        from torchvision.models.vision_transformer import VisionTransformer
-
-        cfg = dict(patch_size=16, num_layers=12, num_heads=12, hidden_dim=768, mlp_dim=3072)
-        cfg.update(overrides)
-        if image_size % cfg["patch_size"]:
-            raise ValueError(f"image_size ({image_size}) must be a multiple of the ViT patch size "
-                             f"({cfg['patch_size']})")
-        return VisionTransformer(image_size=image_size, num_classes=n_classes, **cfg)
-    raise ValueError(f"arch must be one of {sorted(SUPERVISED_ARCHS)}, got {arch!r}")
-
-
-class _FineTune:
-    """Factory for a pretrained astrofmx backbone + linear head."""
-
-    @staticmethod
-    def build(backbone, weights, n_classes, overrides):
-        from torch import nn
-
-        from ..backbones._base import Backbone
-
-        if isinstance(backbone, Backbone):
-            bb = copy.deepcopy(backbone)
-        elif isinstance(backbone, str):
-            from ..backbones import get_backbone
-
-            bb = get_backbone(backbone, weights=weights, **dict(overrides or {}))
-        else:
-            raise TypeError(f"backbone must be a registry name or an astrofmx Backbone, got {type(backbone).__name__}")
-        head = nn.Linear(bb.spec.feature_dim, n_classes)
-
-        class _Net(nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.backbone = bb
-                self.head = head
-
-            def forward(self, x):
-                return self.head(self.backbone(x))
-
-        return _Net(), bb.spec
 
 
 class SupervisedClassifier(ClassifierMixin, BaseEstimator):
@@ -158,7 +38,7 @@ class SupervisedClassifier(ClassifierMixin, BaseEstimator):
 
     Images are scaled to [0, 1] per image, repeated to three channels, resized
     to ``image_size`` and normalized (ImageNet mean/std, or the backbone's),
-    see `images_to_tensor`. Training uses AdamW, a cross-entropy loss
+    as `astrofmx.backbones.embed` does. Training uses AdamW, a cross-entropy loss
     weighted by inverse class frequency (as the probe), and random flips and
     90-degree rotations (galaxy morphology does not depend on orientation).
 
@@ -253,7 +133,14 @@ class SupervisedClassifier(ClassifierMixin, BaseEstimator):
 
     @property
     def name(self):
-        """Short description used in study tables: ``'<arch> (scratch)'`` or ``'<backbone> (fine-tuned)'``."""
+        """Short description used in study tables: ``'<arch> (scratch)'`` or ``'<backbone> (fine-tuned)'``.
+
+        Examples
+        --------
+        >>> from astrofmx.classification import SupervisedClassifier
+        >>> SupervisedClassifier("resnet50").name, SupervisedClassifier(backbone="msn").name
+        ('resnet50 (scratch)', 'msn (fine-tuned)')
+        """
         if self.backbone is None:
             return f"{self.arch} (scratch)"
         bname = self.backbone if isinstance(self.backbone, str) else self.backbone.spec.name
@@ -307,20 +194,25 @@ class SupervisedClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         self : `SupervisedClassifier`
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from astrofmx.classification import SupervisedClassifier
+        >>> images = np.random.default_rng(0).normal(size=(8, 16, 16))
+        >>> clf = SupervisedClassifier("resnet18", image_size=16, epochs=2, batch_size=4).fit(images, [0, 1] * 4)
+        >>> clf.n_epochs_, len(clf.loss_curve_)
+        (2, 2)
         """
         import torch
         import torch.nn.functional as F
 
         self._check_params()
         arr = _as_nchw(images)
-        y = np.asarray(y).reshape(-1)
-        if y.shape[0] != arr.shape[0]:
-            raise ValueError(f"images and labels must have the same length: images has {arr.shape[0]}, "
-                             f"labels has {y.shape[0]}")
+        y = column_or_1d(np.asarray(y).reshape(-1))
+        check_consistent_length(arr, y)
+        _check_n_classes(y)
         self.classes_, y_idx = np.unique(y, return_inverse=True)
-        if self.classes_.size < 2:
-            raise ValueError(f"labels must contain at least 2 classes to train a classifier, got "
-                             f"{self.classes_.size}: {self.classes_.tolist()!r}")
         n_classes = self.classes_.size
         device = resolve_device(self.device)
         rng = np.random.default_rng(self.random_state)
@@ -336,65 +228,45 @@ class SupervisedClassifier(ClassifierMixin, BaseEstimator):
                 size = int(self.image_size or spec.input_size)
                 mean, std = tuple(spec.mean), tuple(spec.std)
         self.image_size_, self._mean, self._std = size, mean, std
-        x_all = images_to_tensor(arr, image_size=size, mean=mean, std=std)
+        x_all = _images_to_tensor(arr, image_size=size, mean=mean, std=std)
 
-        tr = np.arange(y_idx.size)
-        va = np.array([], dtype=int)
+        tr, va = np.arange(y_idx.size), None
         if self.early_stopping:
-            tr, va = _stratified_holdout(y_idx, self.validation_fraction, rng)
-            if va.size == 0:
-                raise ValueError("too few images per class to hold out a validation set for early stopping")
-        weights = torch.from_numpy(_class_weights(y_idx[tr], n_classes, self.class_weight, self.classes_))
+            tr, va = _validation_split(y_idx, self.validation_fraction, self.random_state)
+        weights = torch.from_numpy(_class_weights(self.classes_[y_idx[tr]], self.classes_, self.class_weight))
         y_t = torch.from_numpy(y_idx.astype(np.int64))
         model.to(device)
         opt = torch.optim.AdamW(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         gen = torch.Generator().manual_seed(0 if self.random_state is None else int(self.random_state))
-        w_dev = weights.to(device)
 
-        self.loss_curve_, self.validation_loss_curve_ = [], []
-        best, best_state, best_epoch, since = np.inf, None, 0, 0
-        epoch = 0
-        bar = progress_bar(range(int(self.epochs)), desc=f"training {self.name}", unit="epoch",
-                           enabled=self.progress_bar)
-        for epoch in bar:
-            model.train()
+        def batches(epoch):
             perm = tr[rng.permutation(tr.size)]
-            tot, cnt = 0.0, 0
             for i in range(0, perm.size, self.batch_size):
                 idx = torch.from_numpy(perm[i:i + self.batch_size])
                 if idx.numel() < 2:
                     continue  # batch norm cannot train on one image
-                xb = x_all[idx]
-                if self.augment:
-                    xb = self._augment(xb, gen)
-                xb, yb = xb.to(device), y_t[idx].to(device)
-                with autocast(device, self.precision):
-                    logits = model(xb)
-                loss = F.cross_entropy(logits.float(), yb, weight=w_dev)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                tot += float(loss.detach()) * idx.numel()
-                cnt += idx.numel()
-            self.loss_curve_.append(tot / max(cnt, 1))
-            if va.size:
-                logits = self._forward_all(model, x_all[torch.from_numpy(va)], device, self.batch_size)
-                vloss = float(F.cross_entropy(logits, y_t[torch.from_numpy(va)], weight=weights))
-                self.validation_loss_curve_.append(vloss)
-                if vloss < best - 1e-4:
-                    best, best_epoch, since = vloss, epoch + 1, 0
-                    best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-                else:
-                    since += 1
-                    if since >= self.n_iter_no_change:
-                        break
-        if hasattr(bar, "close"):
-            bar.close()
-        self.n_epochs_ = epoch + 1
-        self.best_epoch_ = self.n_epochs_
-        if best_state is not None:
-            model.load_state_dict(best_state)
-            self.best_epoch_ = best_epoch
+                xb = x_all.index_select(0, idx)
+                xb = self._augment(xb, gen) if self.augment else xb
+                yield xb.to(device), y_t.index_select(0, idx).to(device)
+
+        def forward(net, xb):
+            with autocast(device, self.precision):
+                return net(xb)
+
+        validation_loss = None
+        if va is not None:
+            x_va, y_va = x_all[torch.from_numpy(va)], y_t[torch.from_numpy(va)]
+
+            def validation_loss(net):
+                logits = self._forward_all(net, x_va, device, self.batch_size)
+                return float(F.cross_entropy(logits, y_va, weight=weights))
+
+        hist = _fit_epochs(model, opt, torch.nn.CrossEntropyLoss(weight=weights.to(device)), batches,
+                           epochs=self.epochs, forward=forward, validation_loss=validation_loss,
+                           n_iter_no_change=self.n_iter_no_change, desc=f"training {self.name}",
+                           progress_bar=self.progress_bar)
+        self.loss_curve_, self.validation_loss_curve_ = hist.loss_curve, hist.validation_loss_curve
+        self.n_epochs_, self.best_epoch_ = hist.n_epochs, hist.best_epoch
         self.model_ = model.cpu().eval()
         return self
 
@@ -409,14 +281,20 @@ class SupervisedClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         proba : `~numpy.ndarray`, shape (N, K)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from astrofmx.classification import SupervisedClassifier
+        >>> images = np.random.default_rng(0).normal(size=(8, 16, 16))
+        >>> clf = SupervisedClassifier("resnet18", image_size=16, epochs=1, batch_size=4).fit(images, [0, 1] * 4)
+        >>> clf.predict_proba(images[:2]).sum(axis=1).round(5).tolist()
+        [1.0, 1.0]
         """
         import torch
 
-        if not hasattr(self, "model_"):
-            from sklearn.exceptions import NotFittedError
-
-            raise NotFittedError("this SupervisedClassifier is not fitted yet; call fit(images, labels) first")
-        x = images_to_tensor(images, image_size=self.image_size_, mean=self._mean, std=self._std)
+        check_is_fitted(self, "model_")
+        x = _images_to_tensor(images, image_size=self.image_size_, mean=self._mean, std=self._std)
         device = resolve_device(self.device)
         model = self.model_.to(device)
         logits = self._forward_all(model, x, device, self.batch_size)
@@ -424,7 +302,27 @@ class SupervisedClassifier(ClassifierMixin, BaseEstimator):
         return torch.softmax(logits, dim=1).numpy()
 
     def predict(self, images):
-        """Most probable class of each image."""
+        """Most probable class of each image.
+
+        Parameters
+        ----------
+        images : array-like
+            As for `fit`.
+
+        Returns
+        -------
+        labels : `~numpy.ndarray`, shape (N,)
+            Values from ``classes_``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from astrofmx.classification import SupervisedClassifier
+        >>> images = np.random.default_rng(0).normal(size=(8, 16, 16))
+        >>> clf = SupervisedClassifier("resnet18", image_size=16, epochs=1, batch_size=4).fit(images, ["a", "b"] * 4)
+        >>> set(clf.predict(images)) <= {"a", "b"}
+        True
+        """
         return self.classes_[np.argmax(self.predict_proba(images), axis=1)]
 
 

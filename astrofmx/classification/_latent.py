@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 
 from ..utils import check_overwrite
-from ._probe import check_features_labels
+from ._checks import _check_features
 
 __all__ = ["embed_umap", "balanced_sample", "plot_latent"]
 
@@ -61,7 +61,7 @@ def embed_umap(features, *, n_pca=10, n_neighbors=15, min_dist=0.1, metric="eucl
     """
     from sklearn.decomposition import PCA
 
-    X, _ = check_features_labels(features, name="features")
+    X, _ = _check_features(features, input_name="features")
     n, d = X.shape
     if n < 4:
         raise ValueError(f"UMAP needs at least 4 samples, got {n}")

@@ -12,10 +12,12 @@ import numbers
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
 
-from ..utils import progress_bar
+from ._checks import _check_features
+from ._fitting import _class_weights, _fit_epochs, _torch_threads, _validation_split
 
-__all__ = ["LinearProbe", "PAPER_PROBE_EPOCHS", "check_features_labels"]
+__all__ = ["LinearProbe", "PAPER_PROBE_EPOCHS"]
 
 logger = logging.getLogger(__name__)
 
@@ -24,116 +26,10 @@ logger = logging.getLogger(__name__)
 PAPER_PROBE_EPOCHS = {"optical": 100, "radio": 200}
 
 
-def check_features_labels(X, y=None, *, name="X", min_classes=2):
-    """Validate a feature matrix (and labels) at a public boundary.
-
-    Parameters
-    ----------
-    X : array-like, shape (N, D)
-        Features; converted to float32.
-    y : array-like, shape (N,), optional
-        Class labels (any hashable type numpy can sort).
-    name : str, optional
-        Name used in error messages.
-    min_classes : int, optional
-        Smallest number of distinct labels accepted.
-
-    Returns
-    -------
-    X : `~numpy.ndarray`, float32, shape (N, D)
-    y : `~numpy.ndarray` or None
-
-    Raises
-    ------
-    ValueError
-        If ``X`` is not 2-D, is empty, holds NaN/inf, if ``y`` has a different
-        length, or if ``y`` has fewer than ``min_classes`` classes.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from astrofmx.classification import check_features_labels
-    >>> X, y = check_features_labels(np.zeros((4, 3)), [0, 1, 0, 1])
-    >>> X.dtype, X.shape
-    (dtype('float32'), (4, 3))
-    """
-    if hasattr(X, "unit"):  # Quantity
-        X = X.value
-    X = np.asarray(X)
-    if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
-        raise TypeError(f"{name} must be a numeric array of features, got dtype {X.dtype}")
-    if X.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array of features with shape (n_samples, n_features), "
-                         f"got shape {X.shape}; reshape a single sample with X.reshape(1, -1)")
-    if X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(f"{name} is empty (shape {X.shape}); at least one sample and one feature are needed")
-    X = X.astype(np.float32, copy=False)
-    bad = ~np.isfinite(X)
-    if bad.any():
-        rows = np.unique(np.nonzero(bad)[0])
-        raise ValueError(f"{name} contains NaN or infinite values in {rows.size} of {X.shape[0]} rows "
-                         f"(first: row {rows[0]}); remove those samples or fill them (e.g. replace blank pixels "
-                         f"in the images before embedding)")
-    if y is None:
-        return X, None
-    y = np.asarray(y)
-    if y.ndim != 1:
-        y = y.reshape(-1) if y.ndim == 2 and 1 in y.shape else y
-    if y.ndim != 1:
-        raise ValueError(f"labels must be a 1-D array of class labels, got shape {y.shape}")
-    if y.shape[0] != X.shape[0]:
-        raise ValueError(f"{name} and labels must have the same length: {name} has {X.shape[0]} rows, "
-                         f"labels has {y.shape[0]}")
-    if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
-        raise ValueError("labels contain NaN or infinite values")
-    classes = np.unique(y)
-    if classes.size < min_classes:
-        raise ValueError(f"labels must contain at least {min_classes} classes to train a classifier, "
-                         f"got {classes.size}: {classes.tolist()!r}")
-    return X, y
-
-
-def _class_weights(y_idx, n_classes, class_weight, classes):
-    """Per-class loss weights: 'balanced' is n / (K * n_c), inverse to class frequency."""
-    if class_weight is None:
-        return np.ones(n_classes, np.float32)
-    if isinstance(class_weight, str):
-        if class_weight != "balanced":
-            raise ValueError(f"class_weight must be 'balanced', None or a dict, got {class_weight!r}")
-        counts = np.bincount(y_idx, minlength=n_classes).astype(np.float64)
-        return (y_idx.size / (n_classes * counts)).astype(np.float32)
-    if isinstance(class_weight, dict):
-        missing = [c for c in classes.tolist() if c not in class_weight]
-        if missing:
-            raise ValueError(f"class_weight is missing classes {missing!r}")
-        w = np.array([class_weight[c] for c in classes.tolist()], dtype=np.float32)
-        if np.any(w <= 0) or not np.all(np.isfinite(w)):
-            raise ValueError(f"class_weight values must be positive and finite, got {class_weight!r}")
-        return w
-    raise TypeError(f"class_weight must be 'balanced', None or a dict, got {type(class_weight).__name__}")
-
-
 def _softmax(z):
-    z = z - z.max(axis=1, keepdims=True)
-    np.exp(z, out=z)
-    z /= z.sum(axis=1, keepdims=True)
-    return z
+    from scipy.special import softmax
 
-
-def _stratified_holdout(y_idx, fraction, rng):
-    """Indices (train, val) with ``fraction`` of each class (at least one) held out."""
-    val = []
-    for c in np.unique(y_idx):
-        idx = np.flatnonzero(y_idx == c)
-        n_val = int(round(fraction * idx.size))
-        if idx.size >= 2:
-            n_val = min(max(n_val, 1), idx.size - 1)
-        else:
-            n_val = 0
-        val.append(rng.permutation(idx)[:n_val])
-    val = np.sort(np.concatenate(val))
-    train = np.setdiff1d(np.arange(y_idx.size), val)
-    return train, val
+    return softmax(z, axis=1)
 
 
 class LinearProbe(ClassifierMixin, BaseEstimator):
@@ -201,8 +97,10 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         Bias of the linear layer.
     class_weight_ : `~numpy.ndarray`, shape (K,)
         Loss weight of each class.
-    mean_, scale_ : `~numpy.ndarray`, shape (D,)
-        Standardization of the features (zeros/ones if not ``standardize``).
+    mean_ : `~numpy.ndarray`, shape (D,)
+        Feature means subtracted before the layer (zeros if not ``standardize``).
+    scale_ : `~numpy.ndarray`, shape (D,)
+        Feature standard deviations divided out (ones if not ``standardize``).
     loss_curve_ : list of float
         Weighted training loss per epoch.
     validation_loss_curve_ : list of float
@@ -220,14 +118,14 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
     linear evaluation of DINO and MSN (PyTorch's default uniform
     initialization can start a small probe far from uniform probabilities,
     which the small learning rate then takes hundreds of steps to undo).
-    Training is exactly the PyTorch recipe above (same loss, same Adam
-    update), but the
-    forward pass, the analytic gradient of the weighted cross-entropy and the
-    Adam step are written out in NumPy: for a ``768 x K`` layer the per-step
-    dispatch overhead of PyTorch dominates, and the NumPy loop is several
-    times faster on a CPU (8,000 x 768 features, 100 epochs of batch 64:
-    1-3 s on two cores). The test suite checks step-by-step agreement with
-    `torch.nn.Linear` + `torch.nn.CrossEntropyLoss` + `torch.optim.Adam`.
+    Training runs on the CPU with `torch.nn.Linear`,
+    `torch.nn.CrossEntropyLoss` (``weight=class_weight_``) and
+    `torch.optim.Adam` (``fused=True``), single-threaded (the per-step
+    tensors are too small for intra-op threads to pay), in the loop that
+    `SupervisedClassifier` shares. The
+    initial weights and the batch order come from
+    ``numpy.random.default_rng(random_state)``; the early-stopping split from
+    `sklearn.model_selection.train_test_split` (stratified, same seed).
     `to_torch` returns the trained probe as a torch module.
 
     Examples
@@ -276,18 +174,41 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         if not (isinstance(self.n_iter_no_change, numbers.Integral) and self.n_iter_no_change >= 1):
             raise ValueError(f"n_iter_no_change must be a positive integer, got {self.n_iter_no_change!r}")
 
-    def _check_fitted(self):
-        if not hasattr(self, "coef_"):
-            from sklearn.exceptions import NotFittedError
-
-            raise NotFittedError("this LinearProbe is not fitted yet; call fit(features, labels) first")
-
     def _transform(self, X):
-        X, _ = check_features_labels(X)
+        check_is_fitted(self, "coef_")
+        X, _ = _check_features(X, estimator=self)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} features, but this probe was fitted on {self.n_features_in_} "
                              f"features; use the same backbone and pooling as for fit")
         return (X - self.mean_) / self.scale_
+
+    def _validation_set(self, X, y_idx, validation_data):
+        """Return (X_train, y_train, X_val or None, y_val or None) as class indices."""
+        if validation_data is not None:
+            if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
+                raise TypeError("validation_data must be a tuple (X_val, y_val)")
+            Xv, yv = _check_features(*validation_data, estimator=self, min_classes=1)
+            if Xv.shape[1] != X.shape[1]:
+                raise ValueError(f"X_val has {Xv.shape[1]} features but X has {X.shape[1]}")
+            unknown = np.setdiff1d(np.unique(yv), self.classes_)
+            if unknown.size:
+                raise ValueError(f"validation labels {unknown.tolist()!r} do not occur in the training labels")
+            return X, y_idx, Xv, np.searchsorted(self.classes_, yv)
+        if not self.early_stopping:
+            return X, y_idx, None, None
+        tr, va = _validation_split(y_idx, self.validation_fraction, self.random_state)
+        return X[tr], y_idx[tr], X[va], y_idx[va]
+
+    def _set_scaling(self, X):
+        d = X.shape[1]
+        if self.standardize:
+            self.mean_ = X.mean(axis=0, dtype=np.float64).astype(np.float32)
+            std = X.std(axis=0, dtype=np.float64)
+            std[std < 1e-12] = 1.0
+            self.scale_ = std.astype(np.float32)
+        else:
+            self.mean_ = np.zeros(d, np.float32)
+            self.scale_ = np.ones(d, np.float32)
 
     # ---------------------------------------------------------------- fitting
     def fit(self, X, y, *, validation_data=None):
@@ -307,130 +228,93 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         Returns
         -------
         self : `LinearProbe`
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from astrofmx.classification import LinearProbe
+        >>> X = np.random.default_rng(0).normal(size=(200, 4)) + np.repeat([[0.0], [3.0]], 100, axis=0)
+        >>> probe = LinearProbe(epochs=100, early_stopping=True, n_iter_no_change=3).fit(X, [0] * 100 + [1] * 100)
+        >>> probe.best_epoch_ <= probe.n_epochs_ <= 100
+        True
         """
+        import torch
+        from torch import nn
+
         self._check_params()
-        X, y = check_features_labels(X, y)
+        X, y = _check_features(X, y, estimator=self)
         self.classes_, y_idx = np.unique(y, return_inverse=True)
-        n_classes = self.classes_.size
-        rng = np.random.default_rng(self.random_state)
-
-        Xv = yv = None
-        if validation_data is not None:
-            if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
-                raise TypeError("validation_data must be a tuple (X_val, y_val)")
-            Xv, yv_raw = check_features_labels(validation_data[0], validation_data[1], name="X_val", min_classes=1)
-            if Xv.shape[1] != X.shape[1]:
-                raise ValueError(f"X_val has {Xv.shape[1]} features but X has {X.shape[1]}")
-            unknown = np.setdiff1d(np.unique(yv_raw), self.classes_)
-            if unknown.size:
-                raise ValueError(f"validation labels {unknown.tolist()!r} do not occur in the training labels")
-            yv = np.searchsorted(self.classes_, yv_raw)
-        elif self.early_stopping:
-            tr, va = _stratified_holdout(y_idx, self.validation_fraction, rng)
-            if va.size == 0:
-                raise ValueError("too few samples per class to hold out a validation set for early stopping")
-            X, Xv, yv, y_idx = X[tr], X[va], y_idx[va], y_idx[tr]
-            if np.unique(y_idx).size < n_classes:
-                raise ValueError("a class has a single sample; cannot hold out a validation set for early "
-                                 "stopping (pass validation_data or early_stopping=False)")
-
-        self.class_weight_ = _class_weights(y_idx, n_classes, self.class_weight, self.classes_)
+        X, y_idx, Xv, yv = self._validation_set(X, y_idx, validation_data)
+        self.class_weight_ = _class_weights(self.classes_[y_idx], self.classes_, self.class_weight)
         n, d = X.shape
         self.n_features_in_ = d
-        if self.standardize:
-            self.mean_ = X.mean(axis=0, dtype=np.float64).astype(np.float32)
-            std = X.std(axis=0, dtype=np.float64)
-            std[std < 1e-12] = 1.0
-            self.scale_ = std.astype(np.float32)
-        else:
-            self.mean_ = np.zeros(d, np.float32)
-            self.scale_ = np.ones(d, np.float32)
-
-        # augmented design matrix [x, 1] so weight and bias update as one (D+1, K) matrix
-        Xa = np.empty((n, d + 1), np.float32)
-        np.subtract(X, self.mean_, out=Xa[:, :d])
-        Xa[:, :d] /= self.scale_
-        Xa[:, d] = 1.0
-        Y = np.zeros((n, n_classes), np.float32)
-        Y[np.arange(n), y_idx] = 1.0
-        sw = self.class_weight_[y_idx]
-        if Xv is not None:
-            Xva = np.concatenate([(Xv - self.mean_) / self.scale_, np.ones((Xv.shape[0], 1), np.float32)], axis=1)
+        self._set_scaling(X)
 
         # initialization of the linear evaluation of DINO/MSN: weight ~ N(0, 0.01^2), bias 0, so that
         # the probe starts from (nearly) uniform probabilities whatever the feature dimension
-        W = np.zeros((d + 1, n_classes), np.float32)
-        W[:d] = rng.normal(0.0, 0.01, size=(d, n_classes))
-        m = np.zeros_like(W)
-        v = np.zeros_like(W)
-        b1, b2, eps, lr, wd = 0.9, 0.999, 1e-8, float(self.lr), float(self.weight_decay)
+        rng = np.random.default_rng(self.random_state)
+        layer = nn.utils.skip_init(nn.Linear, d, self.classes_.size)
+        with torch.no_grad():
+            layer.weight.copy_(torch.from_numpy(rng.normal(0.0, 0.01, size=(d, self.classes_.size)).T))
+            layer.bias.zero_()
+        criterion = nn.CrossEntropyLoss(weight=torch.from_numpy(self.class_weight_))
+        optimizer = torch.optim.Adam(layer.parameters(), lr=float(self.lr), weight_decay=float(self.weight_decay),
+                                     fused=True)
+        x_t = torch.from_numpy((X - self.mean_) / self.scale_)
+        y_t = torch.from_numpy(y_idx.astype(np.int64))
         bs = n if self.batch_size is None else int(self.batch_size)
 
-        use_val = Xv is not None
-        self.loss_curve_, self.validation_loss_curve_ = [], []
-        best_loss, best_W, best_epoch, since_best = np.inf, W.copy(), 0, 0
-        step = 0
-        bar = progress_bar(range(int(self.epochs)), desc="linear probe", unit="epoch", enabled=self.progress_bar)
-        epoch = 0
-        for epoch in bar:
+        def batches(epoch):
             if bs >= n:  # full batch: the order does not matter
-                Xp, Yp, swp = Xa, Y, sw
-            else:
-                perm = rng.permutation(n)
-                Xp, Yp, swp = Xa[perm], Y[perm], sw[perm]
-            epoch_loss, epoch_w = 0.0, 0.0
-            for i in range(0, n, bs):
-                xb, yb, wb = Xp[i:i + bs], Yp[i:i + bs], swp[i:i + bs]
-                p = _softmax(xb @ W)
-                wsum = wb.sum()
-                epoch_loss -= float(np.dot(wb, np.log(np.maximum((p * yb).sum(axis=1), 1e-30))))
-                epoch_w += float(wsum)
-                p -= yb
-                p *= (wb / wsum)[:, None]
-                g = xb.T @ p
-                if wd:
-                    g += wd * W
-                step += 1
-                m *= b1
-                m += (1 - b1) * g
-                v *= b2
-                v += (1 - b2) * (g * g)
-                bc1 = 1 - b1 ** step
-                bc2 = 1 - b2 ** step
-                # torch.optim.Adam: W -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps)
-                W -= (lr * math.sqrt(bc2) / bc1) * m / (np.sqrt(v) + eps * math.sqrt(bc2))
-            self.loss_curve_.append(epoch_loss / epoch_w)
-            if use_val:
-                pv = _softmax(Xva @ W)
-                wv = self.class_weight_[yv]
-                val_loss = -float(np.dot(wv, np.log(np.maximum(pv[np.arange(yv.size), yv], 1e-30))) / wv.sum())
-                self.validation_loss_curve_.append(val_loss)
-                if val_loss < best_loss - self.tol:
-                    best_loss, best_W, best_epoch, since_best = val_loss, W.copy(), epoch + 1, 0
-                else:
-                    since_best += 1
-                    if since_best >= self.n_iter_no_change:
-                        logger.info("early stopping after epoch %d (best epoch %d, validation loss %.4f)",
-                                    epoch + 1, best_epoch, best_loss)
-                        break
-        if hasattr(bar, "close"):
-            bar.close()
-        self.n_epochs_ = epoch + 1
-        if use_val:
-            W = best_W
-            self.best_epoch_ = best_epoch
-        else:
-            self.best_epoch_ = self.n_epochs_
-        if not np.all(np.isfinite(W)):
+                yield x_t, y_t
+                return
+            perm = torch.from_numpy(rng.permutation(n))
+            for i in range(0, n, bs):  # gather each batch (index_select: far cheaper than x_t[idx])
+                idx = perm[i:i + bs]
+                yield x_t.index_select(0, idx), y_t.index_select(0, idx)
+
+        validation_loss = None
+        if Xv is not None:
+            xv_t = torch.from_numpy((Xv - self.mean_) / self.scale_)
+            yv_t = torch.from_numpy(yv.astype(np.int64))
+
+            def validation_loss(model):
+                with torch.no_grad():
+                    return float(criterion(model(xv_t), yv_t))
+
+        with _torch_threads(1):
+            hist = _fit_epochs(layer, optimizer, criterion, batches, epochs=self.epochs,
+                               validation_loss=validation_loss, n_iter_no_change=self.n_iter_no_change,
+                               tol=self.tol, desc="linear probe", progress_bar=self.progress_bar)
+        self.loss_curve_, self.validation_loss_curve_ = hist.loss_curve, hist.validation_loss_curve
+        self.n_epochs_, self.best_epoch_ = hist.n_epochs, hist.best_epoch
+        self.coef_ = layer.weight.detach().numpy().copy()
+        self.intercept_ = layer.bias.detach().numpy().copy()
+        if not (np.all(np.isfinite(self.coef_)) and np.all(np.isfinite(self.intercept_))):
             raise FloatingPointError("the probe weights diverged to NaN/inf; lower lr or use standardize=True")
-        self.coef_ = np.ascontiguousarray(W[:d].T)
-        self.intercept_ = W[d].copy()
         return self
 
     # ------------------------------------------------------------- inference
     def decision_function(self, X):
-        """Logits ``x W^T + b``, shape (N, K) (or (N,) for two classes, as scikit-learn)."""
-        self._check_fitted()
+        """Logits ``x W^T + b``, shape (N, K) (or (N,) for two classes, as scikit-learn).
+
+        Parameters
+        ----------
+        X : array-like, shape (N, D)
+
+        Returns
+        -------
+        scores : `~numpy.ndarray`, shape (N, K) or (N,)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from astrofmx.classification import LinearProbe
+        >>> X = np.array([[-1.0], [1.0]] * 10)
+        >>> probe = LinearProbe(epochs=50, lr=1e-2).fit(X, [0, 1] * 10)
+        >>> (probe.decision_function(X[:2]) > 0).tolist()
+        [False, True]
+        """
         z = self._transform(X) @ self.coef_.T + self.intercept_
         return z[:, 1] - z[:, 0] if z.shape[1] == 2 else z
 
@@ -444,8 +328,16 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         Returns
         -------
         proba : `~numpy.ndarray`, shape (N, K)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from astrofmx.classification import LinearProbe
+        >>> X = np.array([[-1.0], [1.0]] * 10)
+        >>> probe = LinearProbe(epochs=5).fit(X, ["a", "b"] * 10)
+        >>> probe.predict_proba(X[:3]).sum(axis=1).round(6).tolist()
+        [1.0, 1.0, 1.0]
         """
-        self._check_fitted()
         return _softmax(self._transform(X) @ self.coef_.T + self.intercept_)
 
     def predict(self, X):
@@ -459,8 +351,16 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         -------
         labels : `~numpy.ndarray`, shape (N,)
             Values from ``classes_``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from astrofmx.classification import LinearProbe
+        >>> X = np.array([[-1.0], [1.0]] * 10)
+        >>> LinearProbe(epochs=50, lr=1e-2).fit(X, ["a", "b"] * 10).predict([[-2.0], [2.0]]).tolist()
+        ['a', 'b']
         """
-        self._check_fitted()
+        check_is_fitted(self, "coef_")
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
     def to_torch(self):
@@ -470,11 +370,20 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         -------
         module : `torch.nn.Sequential`
             Maps raw features ``(N, D)`` to logits ``(N, K)``.
+
+        Examples
+        --------
+        >>> import numpy as np, torch
+        >>> from astrofmx.classification import LinearProbe
+        >>> X = np.random.default_rng(0).normal(size=(20, 3)).astype("float32")
+        >>> probe = LinearProbe(epochs=2).fit(X, [0, 1] * 10)
+        >>> probe.to_torch()(torch.from_numpy(X)).shape
+        torch.Size([20, 2])
         """
         import torch
         from torch import nn
 
-        self._check_fitted()
+        check_is_fitted(self, "coef_")
 
         class _Standardize(nn.Module):
             def __init__(self, mean, scale):
@@ -485,7 +394,7 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
             def forward(self, x):
                 return (x - self.mean) / self.scale
 
-        linear = nn.Linear(self.n_features_in_, self.classes_.size)
+        linear = nn.utils.skip_init(nn.Linear, self.n_features_in_, self.classes_.size)
         with torch.no_grad():
             linear.weight.copy_(torch.as_tensor(self.coef_))
             linear.bias.copy_(torch.as_tensor(self.intercept_))

@@ -8,121 +8,20 @@ F1 scores and the accuracy on one fixed test set.
 """
 
 import logging
-import numbers
 import time
 
 import numpy as np
 from astropy.table import QTable
 
-from ..utils import check_overwrite, get_meta
+from ..utils import get_meta
 from ..utils import progress_bar as _progress_bar
-from ._probe import LinearProbe, check_features_labels
+from ._checks import _check_features
+from ._probe import LinearProbe
+from ._subsets import _check_fractions, nested_stratified_subsets, stratified_split
 
-__all__ = ["nested_stratified_subsets", "stratified_split", "label_fraction_study", "plot_label_fraction",
-           "plot_per_class_f1"]
+__all__ = ["label_fraction_study"]
 
 logger = logging.getLogger(__name__)
-
-
-def _check_fractions(fractions):
-    try:
-        fr = [float(f) for f in np.atleast_1d(fractions)]
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"fractions must be numbers in (0, 1], got {fractions!r}") from exc
-    if len(fr) == 0:
-        raise ValueError("fractions must contain at least one value in (0, 1]")
-    for f in fr:
-        if not (0 < f <= 1):
-            raise ValueError(f"fractions must be in (0, 1] (a fraction of the labeled training set), got {f!r}")
-    return sorted(set(fr))
-
-
-def stratified_split(labels, *, test_size=0.2, seed=0):
-    """Split sample indices into a stratified training and test set.
-
-    Parameters
-    ----------
-    labels : array-like, shape (N,)
-    test_size : float, optional
-        Fraction of each class put in the test set, in (0, 1); every class
-        keeps at least one sample on each side.
-    seed : int, optional
-
-    Returns
-    -------
-    train, test : `~numpy.ndarray` of int
-        Sorted indices.
-
-    Examples
-    --------
-    >>> from astrofmx.classification import stratified_split
-    >>> train, test = stratified_split([0] * 8 + [1] * 4, test_size=0.25)
-    >>> len(train), len(test)
-    (9, 3)
-    """
-    labels = np.asarray(labels).reshape(-1)
-    if not (isinstance(test_size, numbers.Real) and 0 < test_size < 1):
-        raise ValueError(f"test_size must be a fraction in (0, 1), got {test_size!r}")
-    rng = np.random.default_rng(seed)
-    test = []
-    for c in np.unique(labels):
-        idx = np.flatnonzero(labels == c)
-        if idx.size < 2:
-            raise ValueError(f"class {c.tolist()!r} has a single sample; it cannot be in both the training "
-                             f"and test sets")
-        k = min(max(int(np.floor(test_size * idx.size + 0.5)), 1), idx.size - 1)
-        test.append(rng.permutation(idx)[:k])
-    test = np.sort(np.concatenate(test))
-    return np.setdiff1d(np.arange(labels.size), test), test
-
-
-def nested_stratified_subsets(labels, fractions=(0.1, 0.3, 0.5, 1.0), *, seed=0):
-    """Nested, stratified subsets of a labeled set, one per label fraction.
-
-    Each class is shuffled once with ``seed``; the subset for fraction ``f``
-    takes the first ``round(f * n_c)`` samples (at least one) of every class
-    ``c``. Smaller fractions are therefore contained in larger ones, and
-    every subset has the class proportions of the full set.
-
-    Parameters
-    ----------
-    labels : array-like, shape (N,)
-        Labels of the training set.
-    fractions : sequence of float, optional
-        Values in (0, 1].
-    seed : int, optional
-        Seed of the shuffle; each seed gives a different nested family.
-
-    Returns
-    -------
-    subsets : dict
-        ``{fraction: sorted index array}``, ordered by increasing fraction.
-
-    Raises
-    ------
-    ValueError
-        If a fraction is not in (0, 1].
-
-    Examples
-    --------
-    >>> from astrofmx.classification import nested_stratified_subsets
-    >>> subsets = nested_stratified_subsets([0] * 10 + [1] * 20, (0.1, 0.5), seed=0)
-    >>> [len(s) for s in subsets.values()]
-    [3, 15]
-    >>> set(subsets[0.1]) <= set(subsets[0.5])
-    True
-    """
-    fr = _check_fractions(fractions)
-    labels = np.asarray(labels).reshape(-1)
-    if labels.size == 0:
-        raise ValueError("labels is empty")
-    rng = np.random.default_rng(seed)
-    perms = {c: rng.permutation(np.flatnonzero(labels == c)) for c in np.unique(labels)}
-    out = {}
-    for f in fr:
-        parts = [p[:max(1, int(np.floor(f * p.size + 0.5)))] for p in perms.values()]
-        out[f] = np.sort(np.concatenate(parts))
-    return out
 
 
 def _model_name(backbone):
@@ -141,7 +40,7 @@ def _collect_features(data, labels, backbones, embed_params):
             raise ValueError("pass either a dict of features or images with backbones=, not both")
         feats = {}
         for name, X in data.items():
-            feats[str(name)], _ = check_features_labels(X, labels, name=f"features[{name!r}]")
+            feats[str(name)], _ = _check_features(X, labels)
         return feats, None
     arr = data.value if hasattr(data, "unit") else np.asarray(data)
     if arr.ndim == 2:
@@ -149,7 +48,7 @@ def _collect_features(data, labels, backbones, embed_params):
             raise ValueError("2-D input is one feature matrix; give a single name as backbones= (or a dict of "
                              "feature matrices), or pass images to embed them with several backbones")
         name = backbones if isinstance(backbones, str) else "features"
-        X, _ = check_features_labels(arr, labels)
+        X, _ = _check_features(arr, labels)
         return {name: X}, None
     if arr.ndim not in (3, 4):
         raise ValueError(f"data must be features (N, D), a dict of features, or images (N, H, W) / (N, C, H, W), "
@@ -166,8 +65,7 @@ def _collect_features(data, labels, backbones, embed_params):
         for bb in backbones:
             name = _model_name(bb)
             logger.info("embedding %d images with %s", arr.shape[0], name)
-            feats[name], _ = check_features_labels(embed(arr, backbone=bb, **dict(embed_params or {})), labels,
-                                                   name=f"features of {name}")
+            feats[name], _ = _check_features(embed(arr, backbone=bb, **dict(embed_params or {})), labels)
     return feats, arr
 
 
@@ -270,9 +168,6 @@ def label_fraction_study(data, labels, *, backbones=None, baselines=(), fraction
     >>> bool(table["f1_macro_median"].min() > 0.9)
     True
     """
-    from sklearn.base import clone
-    from sklearn.metrics import accuracy_score, f1_score
-
     labels = np.asarray(labels).reshape(-1)
     fr = _check_fractions(fractions)
     seeds = [int(s) for s in np.atleast_1d(seeds)]
@@ -288,8 +183,46 @@ def label_fraction_study(data, labels, *, backbones=None, baselines=(), fraction
     classes = np.unique(labels)
     if classes.size < 2:
         raise ValueError(f"labels must contain at least 2 classes, got {classes.size}: {classes.tolist()!r}")
-    n = labels.size
+    if class_names is None:
+        class_names = [str(c) for c in classes]
+    elif len(class_names) != classes.size:
+        raise ValueError(f"class_names must have one name per class ({classes.size}), got {len(class_names)}")
+    train_idx, test_idx = _train_test_indices(labels, test_size, test_indices, split_seed)
 
+    probe_params = dict(probe_params or {})
+    models = [(name, "probe", None) for name in feats]
+    models += [(est.name, "supervised", est) for est in map(_make_baseline, baselines)]
+    bar = _progress_bar(total=len(models) * len(fr) * len(seeds), desc="label-fraction study", unit="fit",
+                        enabled=progress_bar)
+    rows = []
+    for seed in seeds:
+        subsets = nested_stratified_subsets(labels[train_idx], fr, seed=seed)
+        for name, kind, est in models:
+            inputs = feats[name] if kind == "probe" else images
+            if kind == "probe":
+                est = LinearProbe(**probe_params)
+            for f, sub in subsets.items():
+                rows.append((name, kind, f, seed, *_one_run(est, seed, inputs, labels, train_idx[sub], test_idx,
+                                                            classes)))
+                bar.update(1)
+    bar.close()
+
+    runs = QTable(rows=rows, names=("model", "kind", "fraction", "seed", "n_train", "f1_macro", "accuracy",
+                                    "f1_class", "fit_time"))
+    runs["fit_time"].unit = "s"
+    meta = get_meta()
+    meta.update({"class_names": list(class_names), "classes": classes.tolist(), "n_test": int(test_idx.size),
+                 "n_train_total": int(train_idx.size), "seeds": seeds, "fractions": fr,
+                 "probe_params": probe_params})
+    runs.meta.update(meta)
+    table = _summarize(runs, [(name, kind) for name, kind, _ in models], fr)
+    table.meta.update(meta)
+    return (table, runs) if return_runs else table
+
+
+def _train_test_indices(labels, test_size, test_indices, split_seed):
+    """The (train, test) index arrays: a stratified split, or the complement of ``test_indices``."""
+    n = labels.size
     if test_indices is None:
         train_idx, test_idx = stratified_split(labels, test_size=test_size, seed=split_seed)
     else:
@@ -306,215 +239,39 @@ def label_fraction_study(data, labels, *, backbones=None, baselines=(), fraction
             raise ValueError(f"test_indices must be indices in [0, {n}), got values in "
                              f"[{test_idx.min()}, {test_idx.max()}]")
         train_idx = np.setdiff1d(np.arange(n), test_idx)
-    if np.unique(labels[train_idx]).size < classes.size:
+    if np.unique(labels[train_idx]).size < np.unique(labels).size:
         raise ValueError("every class must occur in the training set; enlarge it or change test_indices")
+    return train_idx, test_idx
+
+
+def _one_run(estimator, seed, inputs, labels, idx, test_idx, classes):
+    """Fit a clone of ``estimator`` (seeded) on ``inputs[idx]``; return (n_train, F1, accuracy, per-class F1, time)."""
+    from sklearn.base import clone
+    from sklearn.metrics import accuracy_score, f1_score
+
+    t0 = time.perf_counter()
+    clf = clone(estimator).set_params(random_state=seed)
+    clf.fit(inputs[idx], labels[idx])
+    pred = clf.predict(inputs[test_idx])
+    dt = time.perf_counter() - t0
     y_test = labels[test_idx]
+    return (idx.size, f1_score(y_test, pred, average="macro", labels=classes, zero_division=0),
+            accuracy_score(y_test, pred), f1_score(y_test, pred, average=None, labels=classes, zero_division=0),
+            dt)
 
-    probe_params = dict(probe_params or {})
-    models = [(name, "probe", None) for name in feats]
-    for b in baselines:
-        est = _make_baseline(b)
-        models.append((est.name, "supervised", est))
-    rows = []
-    bar = _progress_bar(total=len(models) * len(fr) * len(seeds), desc="label-fraction study", unit="fit",
-                       enabled=progress_bar)
-    for seed in seeds:
-        subsets = nested_stratified_subsets(labels[train_idx], fr, seed=seed)
-        for name, kind, est in models:
-            for f, sub in subsets.items():
-                idx = train_idx[sub]
-                t0 = time.perf_counter()
-                if kind == "probe":
-                    clf = LinearProbe(**{**probe_params, "random_state": seed})
-                    clf.fit(feats[name][idx], labels[idx])
-                    pred = clf.predict(feats[name][test_idx])
-                else:
-                    clf = clone(est).set_params(random_state=seed)
-                    clf.fit(images[idx], labels[idx])
-                    pred = clf.predict(images[test_idx])
-                dt = time.perf_counter() - t0
-                rows.append((name, kind, f, seed, idx.size,
-                             f1_score(y_test, pred, average="macro", labels=classes, zero_division=0),
-                             accuracy_score(y_test, pred),
-                             f1_score(y_test, pred, average=None, labels=classes, zero_division=0), dt))
-                bar.update(1)
-    bar.close()
 
-    runs = QTable(rows=rows, names=("model", "kind", "fraction", "seed", "n_train", "f1_macro", "accuracy",
-                                    "f1_class", "fit_time"))
-    runs["fit_time"].unit = "s"
-    if class_names is None:
-        class_names = [str(c) for c in classes]
-    elif len(class_names) != classes.size:
-        raise ValueError(f"class_names must have one name per class ({classes.size}), got {len(class_names)}")
-    meta = get_meta()
-    meta.update({"class_names": list(class_names), "classes": classes.tolist(), "n_test": int(test_idx.size),
-                 "n_train_total": int(train_idx.size), "seeds": seeds, "fractions": fr,
-                 "probe_params": probe_params})
-    runs.meta.update(meta)
-
+def _summarize(runs, models, fractions):
+    """One row per (model, fraction): min / median / max over seeds of every score."""
     summary = []
-    for name, kind, _ in models:
-        for f in fr:
-            sel = (runs["model"] == name) & (runs["fraction"] == f)
-            r = runs[sel]
+    for name, kind in models:
+        for f in fractions:
+            r = runs[(runs["model"] == name) & (runs["fraction"] == f)]
             f1c = np.asarray(r["f1_class"])
             summary.append((name, kind, f, int(r["n_train"][0]), len(r),
                             *(g(np.asarray(r["f1_macro"])) for g in (np.min, np.median, np.max)),
                             *(g(np.asarray(r["accuracy"])) for g in (np.min, np.median, np.max)),
                             f1c.min(axis=0), np.median(f1c, axis=0), f1c.max(axis=0)))
-    table = QTable(rows=summary, names=("model", "kind", "fraction", "n_train", "n_seeds",
-                                        "f1_macro_min", "f1_macro_median", "f1_macro_max",
-                                        "accuracy_min", "accuracy_median", "accuracy_max",
-                                        "f1_class_min", "f1_class_median", "f1_class_max"))
-    table.meta.update(meta)
-    return (table, runs) if return_runs else table
-
-
-def _new_axes(ax, figsize):
-    if ax is not None:
-        return ax
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=figsize, layout="constrained")
-    return fig.add_subplot()
-
-
-def _save(ax, filename, overwrite):
-    if filename is not None:
-        check_overwrite(filename, overwrite)
-        ax.figure.savefig(filename, dpi=150)
-
-
-def _check_table(table, columns):
-    missing = [c for c in columns if c not in table.colnames]
-    if missing:
-        raise ValueError(f"table is missing columns {missing}; pass the output of label_fraction_study")
-
-
-def plot_label_fraction(table, *, metric="f1_macro", models=None, ax=None, title=None, filename=None,
-                        overwrite=False):
-    """Plot a metric against the label fraction, median with min-max error bars (the paper's Fig. 3).
-
-    Parameters
-    ----------
-    table : `~astropy.table.QTable`
-        Output of `label_fraction_study`.
-    metric : {'f1_macro', 'accuracy'}, optional
-    models : sequence of str, optional
-        Models to draw (default all); probes are solid, supervised dashed.
-    ax : `matplotlib.axes.Axes`, optional
-        Axes to draw on; a new figure (no pyplot state) otherwise.
-    title : str, optional
-    filename : str or path, optional
-        Save the figure there.
-    overwrite : bool, optional
-        Replace an existing ``filename``.
-
-    Returns
-    -------
-    ax : `matplotlib.axes.Axes`
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from astrofmx.classification import label_fraction_study, plot_label_fraction
-    >>> y = np.repeat([0, 1], 30)
-    >>> X = np.random.default_rng(0).normal(size=(60, 4)) + y[:, None]
-    >>> t = label_fraction_study(X, y, fractions=(0.5, 1), seeds=(0, 1), probe_params={"epochs": 5},
-    ...                          progress_bar=False)
-    >>> ax = plot_label_fraction(t)
-    >>> ax.get_xlabel()
-    'labels used (%)'
-    """
-    if metric not in ("f1_macro", "accuracy"):
-        raise ValueError(f"metric must be 'f1_macro' or 'accuracy', got {metric!r}")
-    cols = [f"{metric}_{s}" for s in ("min", "median", "max")]
-    _check_table(table, ["model", "kind", "fraction", *cols])
-    names = list(dict.fromkeys(table["model"])) if models is None else list(models)
-    ax = _new_axes(ax, (5.5, 4))
-    for name in names:
-        r = table[table["model"] == name]
-        if len(r) == 0:
-            raise ValueError(f"model {name!r} is not in the table; it has {sorted(set(table['model']))}")
-        r = r[np.argsort(np.asarray(r["fraction"]))]
-        x = 100 * np.asarray(r["fraction"], float)
-        med = np.asarray(r[cols[1]], float)
-        err = np.vstack([med - np.asarray(r[cols[0]], float), np.asarray(r[cols[2]], float) - med])
-        ls = "-" if r["kind"][0] == "probe" else "--"
-        ax.errorbar(x, med, yerr=err, marker="o", ls=ls, capsize=3, label=str(name))
-    ax.set_xlabel("labels used (%)")
-    ax.set_ylabel("macro F1" if metric == "f1_macro" else "accuracy")
-    ax.set_ylim(0, 1.02)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
-    if title:
-        ax.set_title(title)
-    _save(ax, filename, overwrite)
-    return ax
-
-
-def plot_per_class_f1(table, *, fraction=1.0, models=None, class_names=None, ax=None, title=None,
-                      filename=None, overwrite=False):
-    """Grouped bars of the per-class F1 score at one label fraction (the paper's Fig. 4).
-
-    Bars show the median over seeds, error bars the min-max range.
-
-    Parameters
-    ----------
-    table : `~astropy.table.QTable`
-        Output of `label_fraction_study`.
-    fraction : float, optional
-        Label fraction to show; must be in the table.
-    models : sequence of str, optional
-        Models to draw (default all).
-    class_names : sequence of str, optional
-        Tick labels (default ``table.meta['class_names']``).
-    ax, title, filename, overwrite
-        As in `plot_label_fraction`.
-
-    Returns
-    -------
-    ax : `matplotlib.axes.Axes`
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from astrofmx.classification import label_fraction_study, plot_per_class_f1
-    >>> y = np.repeat([0, 1, 2], 20)
-    >>> X = np.random.default_rng(0).normal(size=(60, 4)) + y[:, None]
-    >>> t = label_fraction_study(X, y, fractions=(1.0,), seeds=(0,), probe_params={"epochs": 5},
-    ...                          class_names=["a", "b", "c"], progress_bar=False)
-    >>> [tick.get_text() for tick in plot_per_class_f1(t).get_xticklabels()]
-    ['a', 'b', 'c']
-    """
-    _check_table(table, ["model", "fraction", "f1_class_min", "f1_class_median", "f1_class_max"])
-    sel_f = np.isclose(np.asarray(table["fraction"], float), float(fraction))
-    if not sel_f.any():
-        raise ValueError(f"fraction {fraction!r} is not in the table; it has {sorted(set(table['fraction']))}")
-    t = table[sel_f]
-    names = list(dict.fromkeys(t["model"])) if models is None else list(models)
-    n_cls = np.asarray(t["f1_class_median"]).shape[1]
-    if class_names is None:
-        class_names = table.meta.get("class_names", [str(i) for i in range(n_cls)])
-    if len(class_names) != n_cls:
-        raise ValueError(f"class_names must have {n_cls} entries, got {len(class_names)}")
-    ax = _new_axes(ax, (max(5.0, 1.2 * n_cls + 2), 4))
-    width = 0.8 / max(len(names), 1)
-    xs = np.arange(n_cls)
-    for i, name in enumerate(names):
-        r = t[t["model"] == name]
-        if len(r) == 0:
-            raise ValueError(f"model {name!r} is not in the table at fraction {fraction}")
-        med = np.asarray(r["f1_class_median"][0], float)
-        err = np.vstack([med - np.asarray(r["f1_class_min"][0], float),
-                         np.asarray(r["f1_class_max"][0], float) - med])
-        ax.bar(xs + (i - (len(names) - 1) / 2) * width, med, width, yerr=err, capsize=2, label=str(name))
-    ax.set_xticks(xs)
-    ax.set_xticklabels([str(c) for c in class_names])
-    ax.set_ylabel("F1")
-    ax.set_ylim(0, 1.05)
-    ax.legend(fontsize="small")
-    ax.set_title(title if title else f"per-class F1 at {100 * float(fraction):g}% of the labels")
-    _save(ax, filename, overwrite)
-    return ax
+    return QTable(rows=summary, names=("model", "kind", "fraction", "n_train", "n_seeds",
+                                       "f1_macro_min", "f1_macro_median", "f1_macro_max",
+                                       "accuracy_min", "accuracy_median", "accuracy_max",
+                                       "f1_class_min", "f1_class_median", "f1_class_max"))

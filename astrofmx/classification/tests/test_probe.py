@@ -44,7 +44,7 @@ def test_string_labels_and_class_order(rng):
 
 
 def test_matches_torch_linear_adam_weighted_cross_entropy(rng):
-    """Step-by-step agreement with nn.Linear + CrossEntropyLoss(weight) + optim.Adam."""
+    """The probe is nn.Linear + CrossEntropyLoss(weight) + optim.Adam, replayed here step by step."""
     torch = pytest.importorskip("torch")
     X, y = gaussian_clusters(rng, [70, 20, 10], n_features=16, n_classes=3, separation=2.0)
     probe = LinearProbe(epochs=3, batch_size=32, weight_decay=0.01, standardize=False, random_state=5).fit(X, y)
@@ -140,17 +140,17 @@ def test_sklearn_api(rng):
 
 def test_bad_inputs(rng):
     X, y = gaussian_clusters(rng, 10, n_features=4, n_classes=2)
-    with pytest.raises(ValueError, match="same length: X has 20 rows, labels has 19"):
+    with pytest.raises(ValueError, match=r"inconsistent numbers of samples: \[20, 19\]"):
         LinearProbe().fit(X, y[:-1])
     with pytest.raises(ValueError, match="at least 2 classes.*got 1"):
         LinearProbe().fit(X, np.zeros(20))
     Xn = X.copy()
     Xn[3, 1] = np.nan
-    with pytest.raises(ValueError, match="NaN or infinite values in 1 of 20 rows"):
+    with pytest.raises(ValueError, match="Input X contains NaN"):
         LinearProbe().fit(Xn, y)
-    with pytest.raises(ValueError, match="2-D array of features"):
+    with pytest.raises(ValueError, match="Found array with dim 3"):
         LinearProbe().fit(X[:, :, None], y)
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(ValueError, match=r"0 sample\(s\)"):
         LinearProbe().fit(np.zeros((0, 4)), [])
     with pytest.raises(ValueError, match="lr must be a positive number, got -1"):
         LinearProbe(lr=-1).fit(X, y)
@@ -167,3 +167,15 @@ def test_bad_inputs(rng):
         probe.predict(X[:, :3])
     with pytest.raises(ValueError, match="do not occur in the training labels"):
         LinearProbe(epochs=1).fit(X, y, validation_data=(X, y + 5))
+
+
+def test_early_stopping_split_is_stratified_and_checked(rng):
+    from astrofmx.classification._fitting import _validation_split
+
+    y = np.repeat([0, 1, 2], [90, 60, 30])
+    train, val = _validation_split(y, 0.1, 0)
+    np.testing.assert_array_equal(np.bincount(y[val]), [9, 6, 3])
+    assert np.intersect1d(train, val).size == 0 and train.size + val.size == y.size
+    X, y2 = gaussian_clusters(rng, [20, 1], n_features=4, n_classes=2)
+    with pytest.raises(ValueError, match="class 1 has a single sample"):
+        LinearProbe(early_stopping=True).fit(X, y2)
