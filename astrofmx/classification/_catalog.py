@@ -3,83 +3,14 @@
 import logging
 import re
 
-import astropy.units as u
 import numpy as np
-from astropy.coordinates import SkyCoord
 from astropy.table import QTable
 
-__all__ = ["classify_sources", "catalog_positions"]
+from ..io import catalog_positions
+
+__all__ = ["classify_sources"]
 
 logger = logging.getLogger(__name__)
-
-_PIXEL_PAIRS = (("x_centroid", "y_centroid"), ("xcentroid", "ycentroid"), ("x", "y"))
-_SKY_PAIRS = (("ra", "dec"), ("RA", "DEC"), ("ra_deg", "dec_deg"))
-
-
-def _plain(col, unit=None):
-    if hasattr(col, "unit") and col.unit is not None and isinstance(col, u.Quantity):
-        if unit is not None:
-            return np.asarray(col.to_value(unit), dtype=float)
-        return np.asarray(col.value, dtype=float)
-    return np.asarray(col, dtype=float)
-
-
-def catalog_positions(catalog, wcs=None):
-    """Pixel positions ``(x, y)`` of the sources of a catalog.
-
-    Looked up in this order: ``x_centroid``/``y_centroid`` (the astrofmx
-    convention), ``xcentroid``/``ycentroid`` (photutils), ``x``/``y``, then
-    sky positions converted with ``wcs``: a ``sky_centroid``
-    `~astropy.coordinates.SkyCoord` column or ``ra``/``dec`` columns (degrees
-    unless they carry units).
-
-    Parameters
-    ----------
-    catalog : `~astropy.table.Table`
-    wcs : `~astropy.wcs.WCS`, optional
-        Celestial WCS of the image; needed for sky positions.
-
-    Returns
-    -------
-    positions : `~numpy.ndarray`, shape (N, 2)
-        0-based pixel ``(x, y)``.
-
-    Examples
-    --------
-    >>> from astropy.table import QTable
-    >>> from astrofmx.classification import catalog_positions
-    >>> catalog_positions(QTable({"xcentroid": [1.5, 3.0], "ycentroid": [2.0, 4.0]})).tolist()
-    [[1.5, 2.0], [3.0, 4.0]]
-    """
-    names = set(catalog.colnames)
-    for xc, yc in _PIXEL_PAIRS:
-        if xc in names and yc in names:
-            return np.column_stack([_plain(catalog[xc], u.pix if isinstance(catalog[xc], u.Quantity)
-                                           and catalog[xc].unit == u.pix else None),
-                                    _plain(catalog[yc], u.pix if isinstance(catalog[yc], u.Quantity)
-                                           and catalog[yc].unit == u.pix else None)])
-    sky = None
-    if "sky_centroid" in names:
-        sky = catalog["sky_centroid"]
-        if not isinstance(sky, SkyCoord):
-            raise TypeError("catalog column 'sky_centroid' must be a SkyCoord")
-    else:
-        for ra, dec in _SKY_PAIRS:
-            if ra in names and dec in names:
-                ra_v, dec_v = catalog[ra], catalog[dec]
-                ra_q = ra_v if isinstance(ra_v, u.Quantity) else _plain(ra_v) * u.deg
-                dec_q = dec_v if isinstance(dec_v, u.Quantity) else _plain(dec_v) * u.deg
-                sky = SkyCoord(ra_q, dec_q)
-                break
-    if sky is None:
-        raise ValueError(f"catalog has no position columns; expected one of "
-                         f"{[p for p in _PIXEL_PAIRS]}, 'sky_centroid' or {[p for p in _SKY_PAIRS]}, "
-                         f"got {catalog.colnames}")
-    if wcs is None or not getattr(wcs, "has_celestial", False):
-        raise ValueError("the catalog gives sky positions but the image has no celestial WCS; load the image "
-                         "from its FITS file (or pass wcs=) or add x_centroid/y_centroid pixel columns")
-    x, y = sky.to_pixel(wcs.celestial)
-    return np.column_stack([x, y]).astype(float)
 
 
 def _column_name(prefix, name):

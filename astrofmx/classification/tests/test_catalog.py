@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from astropy.table import QTable
 
-from astrofmx.classification import LinearProbe, catalog_positions, classify_sources
+from astrofmx.classification import LinearProbe, classify_sources
+from astrofmx.io import catalog_positions
 
 
 @pytest.fixture(scope="module")
