@@ -13,7 +13,7 @@ from astropy.wcs import WCS
 
 from ...utils import atomic_write
 
-__all__ = ["SimulatedRadioField", "read_simulated_field"]
+__all__ = ["SimulatedRadioField"]
 
 logger = logging.getLogger(__name__)
 
@@ -156,41 +156,6 @@ def _truth_from_hdu_table(table):
             table.add_column(sky, name=base, index=index)
     table.meta = {}
     return table
-
-
-def read_simulated_field(path):
-    """Read a field written by `SimulatedRadioField.write` or `SimulatedOpticalField.write`.
-
-    Parameters
-    ----------
-    path : str or `pathlib.Path`
-
-    Returns
-    -------
-    field : `SimulatedRadioField` or `SimulatedOpticalField`
-        An optical field (header ``SIMKIND = 'optical'``) comes back as a
-        `SimulatedOpticalField`.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> from astrofmx.datasets import simulate_radio_field, read_simulated_field
-    >>> field = simulate_radio_field((64, 64), seed=1, n_sources=3)
-    >>> path = pathlib.Path(tempfile.mkdtemp()) / "field.fits"
-    >>> field.write(path)
-    >>> len(read_simulated_field(path).truth)
-    3
-    """
-    with fits.open(path) as hdul:
-        data = np.asarray(hdul[0].data, dtype=np.float32).copy()
-        header = hdul[0].header.copy()
-        has_truth = "TRUTH" in hdul
-    truth = _truth_from_hdu_table(QTable.read(path, hdu="TRUTH")) if has_truth else None
-    if header.get("SIMKIND") == "optical":
-        from .._optical import SimulatedOpticalField  # the optical package builds on this one
-
-        return SimulatedOpticalField(data=data, header=header, truth=truth)
-    return SimulatedRadioField(data=data, header=header, truth=truth)
 
 
 def _make_header(shape, grid, beam):
