@@ -38,26 +38,10 @@ from pathlib import Path
 
 import numpy as np
 
-FINDERS = ("default", "photutils", "sep", "pybdsf")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import FINDERS, run_finder  # noqa: E402  (the finders, each importing only what it needs)
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "radio" / "pybdsf"
-
-
-def run_finder(name, image):
-    """The catalog of one finder on one image (anything load_image accepts)."""
-    from astrofmx.compare import find_sources_photutils, find_sources_pybdsf, find_sources_sep
-    from astrofmx.detection import detect_sources
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if name == "default":
-            return detect_sources(image, progress_bar=False)
-        if name == "photutils":
-            return find_sources_photutils(image)
-        if name == "sep":
-            return find_sources_sep(image)
-        if name == "pybdsf":
-            return find_sources_pybdsf(image)
-    raise ValueError(name)
 
 
 def _f1(c, p):
@@ -120,7 +104,7 @@ def real_suite():
 _CHILD = textwrap.dedent("""
     import json, sys, time
     sys.path.insert(0, {bench_dir!r})
-    from bench_finders import run_finder
+    from _common import run_finder
     {imports}  # imports are not timed
     t0 = time.perf_counter()
     cat = run_finder({name!r}, {path!r})
