@@ -19,12 +19,12 @@ import math
 
 import numpy as np
 
+from ..io import FLT_MAX, is_blank_value
+
 __all__ = ["PixelScale"]
 
 logger = logging.getLogger(__name__)
 
-#: Largest float32 (``FLT_MAX``): pixels at exactly +-this value are a blank convention, not data.
-FLT_MAX = float(np.finfo(np.float32).max)
 #: Pixels looked at to find the scale (a regular grid of rows and columns).
 _SCALE_SAMPLES = 2**16
 #: An offset is subtracted only where ``|median| > _OFFSET_RATIO * spread`` (float32 would keep < 16 levels per sigma).
@@ -38,11 +38,7 @@ def _power_of_two(value):
     return math.ldexp(1.0, max(min(e, 1000), -1000))
 
 
-def _blank_values(block):
-    """True where a float block holds +-FLT_MAX, the blank value some software writes instead of NaN."""
-    if block.dtype.kind != "f":
-        return np.zeros(block.shape, dtype=bool)
-    return np.abs(block) == FLT_MAX
+_blank_values = is_blank_value
 
 
 def _spread(d):
