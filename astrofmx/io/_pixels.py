@@ -48,7 +48,9 @@ def is_blank_value(values):
     values = np.asarray(values)
     if values.dtype.kind != "f":
         return np.zeros(values.shape, dtype=bool)
-    return np.abs(values) == FLT_MAX
+    blank = values == FLT_MAX  # two comparisons: no float temporary of the block's size
+    blank |= values == -FLT_MAX
+    return blank
 
 
 def fits_float32(values):
@@ -78,19 +80,34 @@ def fits_float32(values):
     values = np.asarray(values)
     if values.dtype == np.float32 or values.dtype.itemsize <= 2 or values.size == 0:
         return True
-    if values.dtype.kind == "f":
-        finite = values[np.isfinite(values)]
-        if finite.size == 0:
-            return True
-        lo, hi = float(finite.min()), float(finite.max())
-        big = max(abs(lo), abs(hi))
-        if big > FLT_MAX:
-            return False
-    else:
-        lo, hi = int(values.min()), int(values.max())
-        big = max(abs(lo), abs(hi))
-        if big <= 2**24:
-            return True
+    values = values.reshape(values.shape[0], -1) if values.ndim > 1 else values[:, None]
+    rows = max(1, _BLOCK_BYTES // max(1, values.shape[1] * 8))
+    lo, hi = None, None
+    for r0 in range(0, values.shape[0], rows):  # block by block: no full-size copy
+        lo, hi = _finite_range(values[r0:r0 + rows], lo, hi)
+    return _lossless(values.dtype, lo, hi)
+
+
+def _finite_range(block, lo=None, hi=None):
+    """(min, max) of the finite values of ``block`` merged with ``lo``, ``hi`` (None: none yet)."""
+    if block.dtype.kind == "f":
+        block = block[np.isfinite(block)]
+    if block.size == 0:
+        return lo, hi
+    bmin, bmax = block.min(), block.max()
+    bmin, bmax = (float(bmin), float(bmax)) if block.dtype.kind == "f" else (int(bmin), int(bmax))
+    return (bmin if lo is None else min(lo, bmin)), (bmax if hi is None else max(hi, bmax))
+
+
+def _lossless(dtype, lo, hi):
+    """Whether float32 holds values of ``dtype`` spanning ``[lo, hi]`` (see `fits_float32`)."""
+    if lo is None or dtype == np.float32 or dtype.itemsize <= 2:
+        return True
+    big = max(abs(lo), abs(hi))
+    if dtype.kind == "f" and big > FLT_MAX:
+        return False
+    if dtype.kind != "f" and big <= 2**24:
+        return True
     return not (hi - lo < big * _PRECISION)
 
 
@@ -105,11 +122,8 @@ def _to_float32(raw, index, *, bscale=1.0, bzero=0.0, blank=None, release=None):
     scaled = (bscale != 1.0 or bzero != 0.0)
     if (view.dtype == np.float32 and view.dtype.isnative and not scaled and blank is None):
         return view
-    if not scaled and blank is None and not fits_float32(view):
-        logger.info("the image's %s values do not fit in float32 (beyond +-3.4e38, or a range too small "
-                    "for their size): they are kept as %s and scaled before any float32 step",
-                    view.dtype, view.dtype.newbyteorder("="))
-        return np.asarray(view, dtype=view.dtype.newbyteorder("="))
+    track = not scaled and blank is None and view.dtype.itemsize > 2 and view.dtype != np.float32
+    lo = hi = None
     ny, nx = view.shape
     out = np.empty((ny, nx), dtype=np.float32)
     rows = max(1, _BLOCK_BYTES // (nx * 8))  # the working copy of a block may be float64
@@ -124,11 +138,19 @@ def _to_float32(raw, index, *, bscale=1.0, bzero=0.0, blank=None, release=None):
                 val += bzero
         else:
             val = blk
-        out[r0:r0 + rows] = val
+        with np.errstate(over="ignore"):
+            out[r0:r0 + rows] = val
+        if track:
+            lo, hi = _finite_range(blk, lo, hi)
         if blank is not None:
             out[r0:r0 + rows][blk == blank] = np.nan
         if release is not None:
             release = _release_pages(release)
+    if track and not _lossless(view.dtype, lo, hi):
+        logger.info("the image's %s values do not fit in float32 (beyond +-3.4e38, or a range too small "
+                    "for their size): they are kept as %s and scaled before any float32 step",
+                    view.dtype, view.dtype.newbyteorder("="))
+        return np.asarray(view, dtype=view.dtype.newbyteorder("="))
     return out
 
 

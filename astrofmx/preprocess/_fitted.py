@@ -4,7 +4,8 @@ import dataclasses
 
 import numpy as np
 
-from ._background import BackgroundMesh, _bad_pixels
+from ._background import BackgroundMesh
+from ._sampling import _bad_pixels
 from ._scale import PixelScale, _warn_overflow
 
 __all__ = ["FittedNormalizer"]

@@ -17,7 +17,8 @@ import numpy as np
 from astropy.visualization import (BaseInterval, BaseStretch, LinearStretch, ManualInterval, MinMaxInterval,
                                    ZScaleInterval)
 
-from ._background import _check_2d, _global_stats, _sample_pixels, estimate_background_mesh
+from ._background import estimate_background_mesh
+from ._sampling import _check_2d, _global_stats, _sample_pixels
 from ._fitted import FittedNormalizer
 from ._scale import PixelScale, _blank_values
 
@@ -282,8 +283,15 @@ snr=False, threshold=None, fill='zero', per_channel=True)
         out[bad] = fill
         return out
 
-    def _limits(self, values):
-        vmin, vmax = self.interval.get_limits(values)
+    def _limits(self, values, scale=None):
+        """Limits of the interval on (prepared, scaled) ``values``; fixed limits converted to ``scale``'s units."""
+        iv = self.interval
+        fixed = isinstance(iv, ManualInterval) and scale is not None
+        vmin, vmax = (iv.vmin, iv.vmax) if fixed and None not in (iv.vmin, iv.vmax) else iv.get_limits(values)
+        if fixed:
+            conv = FittedNormalizer(self, None, None, float(iv.vmin or 0.0), float(iv.vmax or 0.0))
+            lo, hi = conv._limits_to_scaled(scale)
+            vmin, vmax = (vmin if iv.vmin is None else lo), (vmax if iv.vmax is None else hi)
         return float(vmin), float(vmax)
 
     def __call__(self, data, mask=None):
@@ -332,10 +340,10 @@ snr=False, threshold=None, fill='zero', per_channel=True)
             bkg, noise, values = self._fit_values(stack[c], bad[c], stack[c].size, scale)
             fits.append([scale, bkg, noise, values])
         if not self.per_channel and stack.shape[0] > 1:
-            common = self._limits(np.concatenate([f[3] for f in fits]))
+            common = self._limits(np.concatenate([f[3] for f in fits]), common_scale)
         out = np.empty(stack.shape, dtype=np.float32)
         for c, (scale, bkg, noise, values) in enumerate(fits):
-            vmin, vmax = self._limits(values) if self.per_channel or stack.shape[0] == 1 else common
+            vmin, vmax = self._limits(values, scale) if self.per_channel or stack.shape[0] == 1 else common
             out[c] = self._fitted(scale, bkg, noise, vmin, vmax)(stack[c], bad[c])
         return out[0] if data.ndim == 2 else out
 
@@ -385,11 +393,9 @@ snr=False, threshold=None, fill='zero', per_channel=True)
             bkg, noise = self._fit_background(data, mask, max_samples, scale)
             if bkg is None and _sample_pixels(data, mask, max_samples=max_samples).size == 0:
                 raise ValueError("every pixel is NaN, infinite or masked; nothing to normalize")
-            fitted = FittedNormalizer(self, None, None, float(self.interval.vmin), float(self.interval.vmax))
-            vmin, vmax = fitted._limits_to_scaled(scale)
-            return self._fitted(scale, bkg, noise, vmin, vmax)
+            return self._fitted(scale, bkg, noise, *self._limits(None, scale))
         bkg, noise, values = self._fit_values(data, mask, max_samples, scale)
-        vmin, vmax = self._limits(values)
+        vmin, vmax = self._limits(values, scale)
         return self._fitted(scale, bkg, noise, vmin, vmax)
 
     def to_image_normalize(self, data, mask=None):
