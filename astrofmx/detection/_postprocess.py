@@ -26,10 +26,12 @@ def _measure_peaks(img, boxes, fitted):
     has one (``'radio-local'``), else from a mesh of 48-pixel boxes estimated here (streamed, as BANE
     and SExtractor do), so a source is judged against the noise around it.
     """
+    from ..io import is_blank_value
     from ..preprocess import BackgroundMesh, estimate_background_mesh
 
     n = len(boxes)
     peaks, snr = np.full(n, np.nan), np.full(n, np.nan)
+    raw = np.zeros(n, dtype=img.data.dtype)  # peaks as stored (exact S/N for e.g. int64 near 2**62)
     py, px = np.full(n, -1), np.full(n, -1)
     if n == 0:
         return peaks, snr, py, px
@@ -48,18 +50,20 @@ def _measure_peaks(img, boxes, fitted):
         ix0, ix1 = min(math.ceil(x0), int(round(cx))), max(math.floor(x1), int(round(cx))) + 1
         iy0, iy1 = min(math.ceil(y0), int(round(cy))), max(math.floor(y1), int(round(cy))) + 1
         ix0, iy0, ix1, iy1 = max(ix0, 0), max(iy0, 0), min(ix1, nx), min(iy1, ny)
-        win = np.array(img.data[iy0:iy1, ix0:ix1], dtype=np.float32)
+        stored = np.asarray(img.data[iy0:iy1, ix0:ix1])
+        win = mesh.pixel_scale.apply(stored)  # scaled before the cast to float32 (any units)
+        win[is_blank_value(stored)] = np.nan
         if img.mask is not None:
             win[np.asarray(img.mask[iy0:iy1, ix0:ix1], dtype=bool)] = np.nan
         if win.size == 0 or not np.isfinite(win).any():
             continue
         k = int(np.nanargmax(win))
-        peaks[i] = win.flat[k]
+        raw[i] = stored.flat[k]
+        peaks[i] = float(stored.flat[k])
         py[i], px[i] = iy0 + k // win.shape[1], ix0 + k % win.shape[1]
     release_mapped_pages(img.data)
     ok = np.isfinite(peaks)
-    bkg, noise = mesh.at(py[ok], px[ok])
-    snr[ok] = (peaks[ok] - bkg) / noise
+    snr[ok] = mesh.snr(raw[ok], py[ok], px[ok])
     return peaks, snr, py, px
 
 
@@ -89,7 +93,9 @@ def _same_source(boxes, py, px):
 
 
 def _valid_at(img, iy, ix):
-    """True where pixels ``(iy, ix)`` are finite and not masked (reads only those pixels, band by band)."""
+    """True where pixels ``(iy, ix)`` are finite, not blank and not masked (reads only those pixels, band by band)."""
+    from ..io import is_blank_value
+
     iy, ix = np.asarray(iy, dtype=int), np.asarray(ix, dtype=int)
     ok = np.zeros(len(iy), dtype=bool)
     if len(iy) == 0:
@@ -106,7 +112,7 @@ def _valid_at(img, iy, ix):
             values = np.asarray(data.vindex[iy[sel], ix[sel]])
         else:
             values = np.asarray(data[iy[sel], ix[sel]])
-        good = np.isfinite(values)
+        good = np.isfinite(values) & ~is_blank_value(values)
         if img.mask is not None:
             good &= ~np.asarray(img.mask[iy[sel], ix[sel]], dtype=bool)
         ok[sel] = good

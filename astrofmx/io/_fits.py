@@ -224,10 +224,16 @@ def load_image(source, *, hdu=None, plane=None, memmap=False):
     -------
     image : `~astropy.nddata.NDData`
         ``data``: 2-D float32 in native byte order (physical values:
-        ``BSCALE``/``BZERO`` applied, ``BLANK`` pixels set to NaN);
+        ``BSCALE``/``BZERO`` applied, ``BLANK`` pixels set to NaN), except
+        for unscaled pixels that float32 would lose (`fits_float32`: finite
+        values beyond +-3.4e38, or integers near ``2**62``), which keep their
+        own type (float64, int64) and are scaled by `astrofmx.preprocess`
+        before any float32 step;
         ``wcs``: the 2-D celestial `~astropy.wcs.WCS` (spectral/Stokes axes
         dropped) or None when the image has no celestial WCS; ``mask``: bool,
-        True where a pixel is NaN, infinite or blank (or masked in the input);
+        True where a pixel is NaN, infinite or blank (``BLANK``, or +-FLT_MAX
+        = 3.4028235e38, which some software writes for blanks: a warning says
+        how many) or masked in the input;
         ``unit``: from ``BUNIT`` (None when absent or unparseable, with a
         warning for the latter); ``meta``: a copy of the FITS header.
 

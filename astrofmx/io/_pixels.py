@@ -1,11 +1,20 @@
 """Pixels kept where they are: float32 conversion block by block, memory maps and the release of their pages."""
 
+import logging
 import mmap
 
 import numpy as np
 from astropy.io import fits
 
-__all__ = ["is_lazy_array", "release_mapped_pages"]
+__all__ = ["FLT_MAX", "fits_float32", "is_blank_value", "is_lazy_array", "release_mapped_pages"]
+
+logger = logging.getLogger(__name__)
+
+#: Largest float32 (3.4028235e38): pixels at exactly +-this value are a blank value some software
+#: writes instead of NaN, and are treated as blank.
+FLT_MAX = float(np.finfo(np.float32).max)
+#: float32 is said to lose an image when its range is below this fraction of its largest value.
+_PRECISION = 2.0**-16
 
 # rows are converted to float32 in blocks of about this many bytes, so that
 # scaled integer plates and big-endian memmaps never need a full float64 copy
@@ -14,14 +23,107 @@ _BLOCK_BYTES = 1 << 22
 _RELEASE_BYTES = 1 << 26
 
 
+def is_blank_value(values):
+    """True where ``values`` are +-FLT_MAX (3.4028235e38), the blank value some software writes instead of NaN.
+
+    Such pixels are treated as blank (masked) by `load_image` and by the
+    tiled functions of `astrofmx.preprocess`, which say so in a log message.
+
+    Parameters
+    ----------
+    values : array-like
+        Pixels of any numeric type (integers are never blank).
+
+    Returns
+    -------
+    blank : `~numpy.ndarray` of bool
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astrofmx.io import is_blank_value
+    >>> is_blank_value(np.float32([1.0, 3.4028235e38, -3.4028235e38, 3e38])).tolist()
+    [False, True, True, False]
+    """
+    values = np.asarray(values)
+    if values.dtype.kind != "f":
+        return np.zeros(values.shape, dtype=bool)
+    blank = values == FLT_MAX  # two comparisons: no float temporary of the block's size
+    blank |= values == -FLT_MAX
+    return blank
+
+
+def fits_float32(values):
+    """Whether float32 holds ``values`` without losing them: no finite value beyond +-FLT_MAX, and a range
+    of values not below ``2**-16`` of the largest one (as integers near ``2**62`` or ``1e10 + noise`` are).
+
+    `load_image` keeps images that float32 would lose in their own type
+    (float64 or int64), and `astrofmx.preprocess` scales them
+    (`~astrofmx.preprocess.PixelScale`) before casting pixels to float32.
+
+    Parameters
+    ----------
+    values : array-like
+        Pixels of any numeric type.
+
+    Returns
+    -------
+    ok : bool
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astrofmx.io import fits_float32
+    >>> fits_float32(np.array([0.0, 1e39])), fits_float32(2**62 + np.arange(256)), fits_float32(np.arange(9.0))
+    (False, False, True)
+    """
+    values = np.asarray(values)
+    if values.dtype == np.float32 or values.dtype.itemsize <= 2 or values.size == 0:
+        return True
+    values = values.reshape(values.shape[0], -1) if values.ndim > 1 else values[:, None]
+    rows = max(1, _BLOCK_BYTES // max(1, values.shape[1] * 8))
+    lo, hi = None, None
+    for r0 in range(0, values.shape[0], rows):  # block by block: no full-size copy
+        lo, hi = _finite_range(values[r0:r0 + rows], lo, hi)
+    return _lossless(values.dtype, lo, hi)
+
+
+def _finite_range(block, lo=None, hi=None):
+    """(min, max) of the finite values of ``block`` merged with ``lo``, ``hi`` (None: none yet)."""
+    if block.dtype.kind == "f":
+        block = block[np.isfinite(block)]
+    if block.size == 0:
+        return lo, hi
+    bmin, bmax = block.min(), block.max()
+    bmin, bmax = (float(bmin), float(bmax)) if block.dtype.kind == "f" else (int(bmin), int(bmax))
+    return (bmin if lo is None else min(lo, bmin)), (bmax if hi is None else max(hi, bmax))
+
+
+def _lossless(dtype, lo, hi):
+    """Whether float32 holds values of ``dtype`` spanning ``[lo, hi]`` (see `fits_float32`)."""
+    if lo is None or dtype == np.float32 or dtype.itemsize <= 2:
+        return True
+    big = max(abs(lo), abs(hi))
+    if dtype.kind == "f" and big > FLT_MAX:
+        return False
+    if dtype.kind != "f" and big <= 2**24:
+        return True
+    return not (hi - lo < big * _PRECISION)
+
+
 def _to_float32(raw, index, *, bscale=1.0, bzero=0.0, blank=None, release=None):
-    """Native float32 copy of ``raw[index]`` made block by block (or ``raw[index]`` itself when possible)."""
+    """Native float32 copy of ``raw[index]`` made block by block (or ``raw[index]`` itself when possible).
+
+    Unscaled data that float32 would lose (`fits_float32`) are kept in their own type (native byte order).
+    """
     view = raw[index] if index else raw
     if view.ndim != 2:
         raise ValueError(f"image data must be 2-D after choosing a plane, got shape {view.shape}")
     scaled = (bscale != 1.0 or bzero != 0.0)
     if (view.dtype == np.float32 and view.dtype.isnative and not scaled and blank is None):
         return view
+    track = not scaled and blank is None and view.dtype.itemsize > 2 and view.dtype != np.float32
+    lo = hi = None
     ny, nx = view.shape
     out = np.empty((ny, nx), dtype=np.float32)
     rows = max(1, _BLOCK_BYTES // (nx * 8))  # the working copy of a block may be float64
@@ -36,11 +138,19 @@ def _to_float32(raw, index, *, bscale=1.0, bzero=0.0, blank=None, release=None):
                 val += bzero
         else:
             val = blk
-        out[r0:r0 + rows] = val
+        with np.errstate(over="ignore"):
+            out[r0:r0 + rows] = val
+        if track:
+            lo, hi = _finite_range(blk, lo, hi)
         if blank is not None:
             out[r0:r0 + rows][blk == blank] = np.nan
         if release is not None:
             release = _release_pages(release)
+    if track and not _lossless(view.dtype, lo, hi):
+        logger.info("the image's %s values do not fit in float32 (beyond +-3.4e38, or a range too small "
+                    "for their size): they are kept as %s and scaled before any float32 step",
+                    view.dtype, view.dtype.newbyteorder("="))
+        return np.asarray(view, dtype=view.dtype.newbyteorder("="))
     return out
 
 
@@ -102,11 +212,20 @@ def release_mapped_pages(array):
 
 
 def _invalid_mask(data, extra=None):
-    """True where ``data`` is NaN/inf (or ``extra`` is True); computed block by block."""
+    """True where ``data`` is NaN/inf or +-FLT_MAX (or ``extra`` is True); computed block by block."""
     mask = np.empty(data.shape, dtype=bool)
     rows = max(1, _BLOCK_BYTES // max(1, data.shape[1] * 4))
+    n_blank = 0
     for r0 in range(0, data.shape[0], rows):
-        np.logical_not(np.isfinite(data[r0:r0 + rows]), out=mask[r0:r0 + rows])
+        blk = data[r0:r0 + rows]
+        np.logical_not(np.isfinite(blk), out=mask[r0:r0 + rows])
+        blank = is_blank_value(blk)
+        if blank.any():
+            n_blank += int(blank.sum())
+            mask[r0:r0 + rows] |= blank
+    if n_blank:
+        logger.warning("%d pixel(s) (%.1f%%) are +-FLT_MAX (3.4028235e38), a blank value: they are masked "
+                       "(treated as blank)", n_blank, 100.0 * n_blank / max(1, data.size))
     if extra is not None:
         mask |= extra
     return mask

@@ -12,4 +12,5 @@ from ._model_input import *  # noqa: F401, F403
 from ._normalize import *  # noqa: F401, F403
 from ._presets import *  # noqa: F401, F403
 from ._resample import *  # noqa: F401, F403
+from ._scale import *  # noqa: F401, F403
 from ._tiling import *  # noqa: F401, F403

@@ -43,18 +43,13 @@ import math
 import numpy as np
 from astropy.stats import sigma_clipped_stats
 
-from ..io import release_mapped_pages
+from ._sampling import _check_2d, _global_stats, _read_rows, _sample_pixels
+from ._scale import PixelScale
 
 __all__ = ["BackgroundMesh", "estimate_background_mesh"]
 
 logger = logging.getLogger(__name__)
 
-#: Bytes of float32 pixels read at a time when streaming an image.
-_STRIP_BYTES = 16 * 2**20
-#: Images with at most this many pixels are looked at whole by `_sample_pixels` (exact statistics).
-_EXACT_PIXELS = 4096 * 4096
-#: Pixels sampled from larger images.
-_SAMPLE_PIXELS = 2**22
 
 
 def _pair(value, name):
@@ -63,23 +58,6 @@ def _pair(value, name):
                                for v in values):
         raise ValueError(f"{name} must be a positive integer or a pair of them, got {value!r}")
     return int(values[0]), int(values[1])
-
-
-def _read_rows(data, mask, r0, r1):
-    """Native float32 copy of rows ``r0:r1`` and the bool array of their invalid pixels."""
-    rows = np.array(data[r0:r1], dtype=np.float32)
-    release_mapped_pages(data)
-    bad = ~np.isfinite(rows)
-    if mask is not None:
-        bad |= np.asarray(mask[r0:r1], dtype=bool)
-    return rows, bad
-
-
-def _check_2d(data, mask):
-    if len(getattr(data, "shape", ())) != 2:
-        raise ValueError(f"data must be 2-D, got shape {getattr(data, 'shape', None)}")
-    if mask is not None and tuple(mask.shape) != tuple(data.shape):
-        raise ValueError(f"mask shape {tuple(mask.shape)} does not match the data shape {tuple(data.shape)}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,14 +70,21 @@ class BackgroundMesh:
     centres (constant beyond the outermost centres), so a window of the image
     gets its maps without the full-size maps ever existing.
 
+    The grids are kept in the units of ``pixel_scale`` (the image divided by
+    a power of two near its noise, see `PixelScale`), so that images in any
+    units (1e-30 or 1e30) are measured alike; ``background``, ``noise`` and
+    the maps are in data units.
+
     Attributes
     ----------
-    background, noise : `~numpy.ndarray`
-        ``(n_boxes_y, n_boxes_x)`` grids, in data units.
+    scaled_background, scaled_noise : `~numpy.ndarray`
+        float32 ``(n_boxes_y, n_boxes_x)`` grids, in units of ``pixel_scale``.
     box_size : tuple of int
         ``(by, bx)`` box height and width in pixels.
     shape : tuple of int
         ``(ny, nx)`` of the image.
+    pixel_scale : `PixelScale`
+        How the image was scaled before it was measured.
 
     Examples
     --------
@@ -115,15 +100,26 @@ class BackgroundMesh:
     ((4, 4), 7.9, 1.0)
     """
 
-    background: np.ndarray
-    noise: np.ndarray
+    scaled_background: np.ndarray
+    scaled_noise: np.ndarray
     box_size: tuple
     shape: tuple
+    pixel_scale: PixelScale = PixelScale()
+
+    @property
+    def background(self):
+        """The background grid in data units (float32, or float64 where float32 cannot hold the values)."""
+        return self.pixel_scale.to_data(self.scaled_background)
+
+    @property
+    def noise(self):
+        """The noise grid in data units (float32, or float64 where float32 cannot hold the values)."""
+        return self.pixel_scale.to_data_noise(self.scaled_noise)
 
     def _coords(self, pos, axis):
         """Grid indices and weights of the bilinear interpolation at positions ``pos`` along ``axis``."""
         n, box = self.shape[axis], self.box_size[axis]
-        nb = self.background.shape[axis]
+        nb = self.scaled_background.shape[axis]
         starts = np.arange(nb) * box
         centres = (starts + np.minimum(starts + box, n) - 1) / 2.0
         g = np.interp(np.asarray(pos, dtype=float), centres, np.arange(nb, dtype=float))
@@ -154,7 +150,8 @@ class BackgroundMesh:
         Returns
         -------
         background, noise : `~numpy.ndarray`
-            float32, shape ``(y1 - y0, x1 - x0)``.
+            Shape ``(y1 - y0, x1 - x0)``, in data units: float32, or float64
+            where float32 cannot hold the values.
 
         Examples
         --------
@@ -165,8 +162,13 @@ class BackgroundMesh:
         >>> bkg.shape, bool(np.all(bkg[8:] == bkg[7]))
         ((16, 8), True)
         """
+        bkg, noise = self._scaled_window(y0, y1, x0, x1)
+        return self.pixel_scale.to_data(bkg), self.pixel_scale.to_data_noise(noise)
+
+    def _scaled_window(self, y0, y1, x0, x1):
+        """`window` in units of ``pixel_scale`` (float32)."""
         ys, xs = self._coords(np.arange(y0, y1), 0), self._coords(np.arange(x0, x1), 1)
-        return self._blend(self.background, ys, xs, True), self._blend(self.noise, ys, xs, True)
+        return self._blend(self.scaled_background, ys, xs, True), self._blend(self.scaled_noise, ys, xs, True)
 
     def maps(self):
         """Full-size background and noise maps (for images that fit in memory).
@@ -174,7 +176,8 @@ class BackgroundMesh:
         Returns
         -------
         background, noise : `~numpy.ndarray`
-            float32, the shape of the image.
+            The shape of the image, in data units (float32, or float64 where
+            float32 cannot hold the values).
 
         Examples
         --------
@@ -199,7 +202,8 @@ class BackgroundMesh:
         Returns
         -------
         background, noise : `~numpy.ndarray`
-            float32, one value per position.
+            One value per position, in data units (float32, or float64 where
+            float32 cannot hold the values).
 
         Examples
         --------
@@ -211,15 +215,57 @@ class BackgroundMesh:
         >>> bool(np.allclose(bkg, [mesh.maps()[0][10, 5], mesh.maps()[0][100, 90]], atol=0.1))
         True
         """
+        bkg, noise = self._scaled_at(y, x)
+        return self.pixel_scale.to_data(bkg), self.pixel_scale.to_data_noise(noise)
+
+    def _scaled_at(self, y, x):
         ys = self._coords(np.atleast_1d(y), 0)
         xs = self._coords(np.atleast_1d(x), 1)
-        return self._blend(self.background, ys, xs, False), self._blend(self.noise, ys, xs, False)
+        return self._blend(self.scaled_background, ys, xs, False), self._blend(self.scaled_noise, ys, xs, False)
+
+    def snr(self, values, y, x):
+        """Signal-to-noise ratio ``(value - background) / noise`` of pixel values at positions ``(y, x)``.
+
+        Computed in the mesh's scaled units, so it is exact for data that
+        float32 (or float64) cannot hold in data units (e.g. integers near
+        ``2**62``).
+
+        Parameters
+        ----------
+        values : array-like
+            Pixel values as stored (any numeric type), one per position.
+        y, x : array-like
+            Pixel positions (row, column).
+
+        Returns
+        -------
+        snr : `~numpy.ndarray`
+            float64, one value per position.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from astrofmx.preprocess import estimate_background_mesh
+        >>> image = np.random.default_rng(0).normal(3.0, 1.0, (128, 96))
+        >>> mesh = estimate_background_mesh(image, box_size=32)
+        >>> [round(float(v)) for v in mesh.snr([13.0, 3.0], [10, 100], [5, 90])]
+        [10, 0]
+        """
+        bkg, noise = self._scaled_at(y, x)
+        v = self.pixel_scale.apply(np.atleast_1d(values)).astype(np.float64)
+        return (v - bkg) / noise
 
 
 def _fill_missing(grid):
-    """Replace NaN boxes by the mean of their valid neighbours, growing inward until none is left."""
+    """Replace NaN boxes by the mean of their valid neighbours, growing inward until none is left.
+
+    Each pass fills every hole next to a valid box, so ``max(grid.shape)`` passes fill any grid with a
+    valid box; a grid without one is returned as it is (the caller handles it).
+    """
     grid = grid.copy()
-    while np.isnan(grid).any():
+    for _ in range(max(grid.shape)):
+        if not np.isnan(grid).any() or np.isnan(grid).all():
+            break
         padded = np.pad(grid, 1, constant_values=np.nan)
         stack = np.stack([padded[1 + dy:1 + dy + grid.shape[0], 1 + dx:1 + dx + grid.shape[1]]
                           for dy in (-1, 0, 1) for dx in (-1, 0, 1)])
@@ -232,7 +278,7 @@ def _fill_missing(grid):
 
 
 def estimate_background_mesh(data, mask=None, *, box_size=64, filter_size=3, sigma=3.0, maxiters=10,
-                             min_valid_fraction=0.25):
+                             min_valid_fraction=0.25, pixel_scale=None):
     """Background and noise on a mesh of boxes, reading the image one strip of boxes at a time.
 
     Each box gets the sigma-clipped median and MAD standard deviation of its
@@ -262,6 +308,11 @@ def estimate_background_mesh(data, mask=None, *, box_size=64, filter_size=3, sig
     min_valid_fraction : float, optional
         Boxes with a smaller fraction of valid pixels are filled from their
         neighbours.
+    pixel_scale : `PixelScale`, optional
+        How to scale the pixels before they are measured in float32; by
+        default `PixelScale.from_data` (a power of two near the noise, so
+        the result does not depend on the data's units). Pixels at
+        +-FLT_MAX are treated as blank.
 
     Returns
     -------
@@ -295,11 +346,12 @@ def estimate_background_mesh(data, mask=None, *, box_size=64, filter_size=3, sig
     by, bx = _pair(box_size, "box_size")
     by, bx = min(by, ny), min(bx, nx)
     nby, nbx = math.ceil(ny / by), math.ceil(nx / bx)
+    scale = PixelScale.from_data(data, mask) if pixel_scale is None else pixel_scale
     bkg = np.full((nby, nbx), np.nan)
     rms = np.full((nby, nbx), np.nan)
     for i in range(nby):
         r0, r1 = i * by, min(ny, (i + 1) * by)
-        rows, bad = _read_rows(data, mask, r0, r1)
+        rows, bad = _read_rows(data, mask, r0, r1, scale)
         pad = nbx * bx - nx
         if pad:
             rows = np.pad(rows, ((0, 0), (0, pad)), constant_values=np.nan)
@@ -315,15 +367,15 @@ def estimate_background_mesh(data, mask=None, *, box_size=64, filter_size=3, sig
                                               stdfunc="mad_std")
             bkg[i, ok] = np.asarray(med, dtype=float)
             rms[i, ok] = np.asarray(std, dtype=float)
-    rms[~(rms > 0)] = np.nan
+    rms[~(np.isfinite(rms) & (rms > 0))] = np.nan
     bkg[~np.isfinite(rms)] = np.nan
     if np.isnan(bkg).all():
-        values = _sample_pixels(data, mask)
+        values = _sample_pixels(data, mask, scale=scale)
         if values.size == 0:
-            raise ValueError("every pixel is NaN, infinite or masked; cannot estimate a background")
-        _, med, std = sigma_clipped_stats(values, sigma=sigma, maxiters=maxiters, stdfunc="mad_std")
-        std = float(std) if np.isfinite(std) and std > 0 else (float(np.std(values)) or 1.0)
-        bkg[...], rms[...] = float(med), std
+            raise ValueError("every pixel is NaN, infinite or masked (+-FLT_MAX counts as blank); cannot "
+                             "estimate a background")
+        med, std = _global_stats(values, sigma, maxiters)
+        bkg[...], rms[...] = med, std
     bkg, rms = _fill_missing(bkg), _fill_missing(rms)
     if filter_size > 1 and (nby > 1 or nbx > 1):
         from scipy.ndimage import median_filter
@@ -331,87 +383,4 @@ def estimate_background_mesh(data, mask=None, *, box_size=64, filter_size=3, sig
         size = (min(filter_size, nby), min(filter_size, nbx))
         bkg = median_filter(bkg, size=size, mode="nearest")
         rms = median_filter(rms, size=size, mode="nearest")
-    return BackgroundMesh(bkg.astype(np.float32), rms.astype(np.float32), (by, bx), (ny, nx))
-
-
-def _sample_pixels(data, mask=None, *, max_samples=None, return_coords=False):
-    """The valid pixels of an image, or a regular sample of them for large images, read strip by strip.
-
-    Parameters
-    ----------
-    data : array-like, 2-D
-        Numpy array, `numpy.memmap` or dask array.
-    mask : array-like of bool, optional
-        True for pixels to leave out (NaN and infinite pixels always are).
-    max_samples : int, optional
-        Largest number of pixels looked at. None (default) looks at every
-        pixel of images up to 4096 x 4096 and at a regular sample of
-        ``2**22`` pixels (every s-th pixel of every s-th row) above that.
-    return_coords : bool, optional
-        Also return the pixel coordinates of the values.
-
-    Returns
-    -------
-    values : `~numpy.ndarray`
-        float32 values of the valid sampled pixels.
-    y, x : `~numpy.ndarray`
-        Their pixel coordinates (int32; only with ``return_coords=True``).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from astrofmx.preprocess._background import _sample_pixels
-    >>> image = np.arange(100.0).reshape(10, 10)
-    >>> image[0, 0] = np.nan
-    >>> _sample_pixels(image).size
-    99
-    >>> values, y, x = _sample_pixels(image, max_samples=25, return_coords=True)
-    >>> values.size, int(y[0]), int(x[0])  # every 2nd pixel of every 2nd row; (0, 0) is NaN
-    (24, 0, 2)
-    """
-    _check_2d(data, mask)
-    ny, nx = (int(n) for n in data.shape)
-    if max_samples is None:
-        max_samples = ny * nx if ny * nx <= _EXACT_PIXELS else _SAMPLE_PIXELS
-    if isinstance(max_samples, bool) or not isinstance(max_samples, (int, np.integer)) or max_samples <= 0:
-        raise ValueError(f"max_samples must be a positive integer, got {max_samples!r}")
-    step = max(1, math.ceil(math.sqrt(ny * nx / max_samples)))
-    rows_per_read = max(step, (_STRIP_BYTES // max(nx * 4, 1)) // step * step)
-    values, ys, xs = [], [], []
-    for r0 in range(0, ny, rows_per_read):
-        r1 = min(ny, r0 + rows_per_read)
-        rows, bad = _read_rows(data, mask, r0, r1)
-        rows, bad = rows[::step, ::step], bad[::step, ::step]
-        if return_coords:
-            yy, xx = np.nonzero(~bad)
-            values.append(rows[yy, xx])
-            ys.append((yy * step + r0).astype(np.int32))
-            xs.append((xx * step).astype(np.int32))
-        else:
-            values.append(rows[~bad])
-    if not return_coords:
-        return np.concatenate(values)
-    return np.concatenate(values), np.concatenate(ys), np.concatenate(xs)
-
-
-def _bad_pixels(data, mask):
-    """True where ``data`` is NaN or infinite or ``mask`` (same shape) is True."""
-    bad = ~np.isfinite(data)
-    if mask is not None:
-        mask = np.asarray(mask, dtype=bool)
-        if mask.shape != data.shape:
-            raise ValueError(f"mask shape {mask.shape} does not match the data shape {data.shape}")
-        bad |= mask
-    return bad
-
-
-def _global_stats(values, sigma, maxiters=10):
-    """Sigma-clipped median and MAD standard deviation of 1-D valid values (noise 1 for a constant image)."""
-    _, median, std = sigma_clipped_stats(values, sigma=sigma, maxiters=maxiters, stdfunc="mad_std")
-    median, std = float(median), float(std)
-    if not np.isfinite(std) or std <= 0:
-        std = float(np.std(values))
-        if not np.isfinite(std) or std <= 0:
-            logger.debug("the image is constant; the noise is set to 1")
-            std = 1.0
-    return median, std
+    return BackgroundMesh(bkg.astype(np.float32), rms.astype(np.float32), (by, bx), (ny, nx), scale)

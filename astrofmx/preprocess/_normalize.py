@@ -17,8 +17,10 @@ import numpy as np
 from astropy.visualization import (BaseInterval, BaseStretch, LinearStretch, ManualInterval, MinMaxInterval,
                                    ZScaleInterval)
 
-from ._background import _check_2d, _global_stats, _sample_pixels, estimate_background_mesh
+from ._background import estimate_background_mesh
+from ._sampling import _check_2d, _global_stats, _sample_pixels
 from ._fitted import FittedNormalizer
+from ._scale import PixelScale, _blank_values
 
 __all__ = ["Normalizer"]
 
@@ -193,40 +195,46 @@ snr=False, threshold=None, fill='zero', per_channel=True)
     def _needs_background(self):
         return self.background is not None or self.snr or self.threshold is not None or self.fill == "background"
 
-    def _fit_background(self, data, mask, max_samples, values=None):
+    def _fit_background(self, data, mask, max_samples, scale, values=None):
         """Background and noise of one 2-D channel: floats, a `BackgroundMesh` (local) or None (not needed).
 
-        ``values``: the (sampled) valid pixels when the caller already read them (global statistics).
+        Floats are in the units of ``scale`` (a `PixelScale`); a mesh is measured in them.
+        ``values``: the (sampled, scaled) valid pixels when the caller already read them (global statistics).
         """
         if not self._needs_background:
             return None, None
         if self.background == "local":
-            mesh = estimate_background_mesh(data, mask, box_size=self.box_size, sigma=self.sigma)
+            mesh = estimate_background_mesh(data, mask, box_size=self.box_size, sigma=self.sigma,
+                                            pixel_scale=scale)
             return mesh, mesh
         if values is None:
-            values = _sample_pixels(data, mask, max_samples=max_samples)
+            values = _sample_pixels(data, mask, max_samples=max_samples, scale=scale)
         if values.size == 0:
             raise ValueError("every pixel is NaN, infinite or masked; nothing to normalize")
         return _global_stats(values, self.sigma)
 
-    def _fit_values(self, data, mask, max_samples):
-        """(background, noise, prepared values of the valid (sampled) pixels) of one 2-D channel.
+    def _fit_values(self, data, mask, max_samples, scale):
+        """(background, noise, prepared values of the valid (sampled) pixels) of one 2-D channel, scaled.
 
         The image is read once for the values (and once more for a local mesh).
         """
         if self._needs_background and self.background == "local":
-            bkg, noise = self._fit_background(data, mask, max_samples)
-            values, y, x = _sample_pixels(data, mask, max_samples=max_samples, return_coords=True)
-            b, n = bkg.at(y, x)
+            bkg, noise = self._fit_background(data, mask, max_samples, scale)
+            values, y, x = _sample_pixels(data, mask, max_samples=max_samples, return_coords=True, scale=scale)
+            b, n = bkg._scaled_at(y, x)
         else:
-            values = _sample_pixels(data, mask, max_samples=max_samples)
+            values = _sample_pixels(data, mask, max_samples=max_samples, scale=scale)
             if values.size == 0:
                 raise ValueError("every pixel is NaN, infinite or masked; nothing to normalize")
-            bkg, noise = b, n = self._fit_background(data, mask, max_samples, values=values)
+            bkg, noise = b, n = self._fit_background(data, mask, max_samples, scale, values=values)
         if values.size == 0:
             raise ValueError("every pixel is NaN, infinite or masked; nothing to normalize")
         values, _ = self._prepare(values, np.zeros(values.shape, dtype=bool), b, n)
         return bkg, noise, values
+
+    def _fitted(self, scale, bkg, noise, vmin, vmax):
+        """A `FittedNormalizer` from statistics in the units of ``scale``."""
+        return FittedNormalizer._from_scaled(self, scale, bkg, noise, vmin, vmax)
 
     def _prepare(self, x, bad, bkg, noise):
         """Background/noise steps on values ``x`` (modified in place); returns (values, fill level before scaling).
@@ -275,8 +283,15 @@ snr=False, threshold=None, fill='zero', per_channel=True)
         out[bad] = fill
         return out
 
-    def _limits(self, values):
-        vmin, vmax = self.interval.get_limits(values)
+    def _limits(self, values, scale=None):
+        """Limits of the interval on (prepared, scaled) ``values``; fixed limits converted to ``scale``'s units."""
+        iv = self.interval
+        fixed = isinstance(iv, ManualInterval) and scale is not None
+        vmin, vmax = (iv.vmin, iv.vmax) if fixed and None not in (iv.vmin, iv.vmax) else iv.get_limits(values)
+        if fixed:
+            conv = FittedNormalizer(self, None, None, float(iv.vmin or 0.0), float(iv.vmax or 0.0))
+            lo, hi = conv._limits_to_scaled(scale)
+            vmin, vmax = (vmin if iv.vmin is None else lo), (vmax if iv.vmax is None else hi)
         return float(vmin), float(vmax)
 
     def __call__(self, data, mask=None):
@@ -308,7 +323,7 @@ snr=False, threshold=None, fill='zero', per_channel=True)
         if data.dtype.kind not in "biuf":
             raise TypeError(f"data must be numeric, got dtype {data.dtype}")
         stack = data[None] if data.ndim == 2 else data
-        bad = ~np.isfinite(stack)
+        bad = ~np.isfinite(stack) | _blank_values(stack)
         if mask is not None:
             mask = np.asarray(mask, dtype=bool)
             if mask.shape not in (stack.shape, stack.shape[1:], data.shape):
@@ -317,17 +332,19 @@ snr=False, threshold=None, fill='zero', per_channel=True)
         if bad.all():
             raise ValueError("every pixel is NaN, infinite or masked; nothing to normalize")
         fits = []
+        common_scale = None if self.per_channel else PixelScale.from_data(stack, bad)  # one unit for all
         for c in range(stack.shape[0]):
             if bad[c].all():
                 raise ValueError(f"channel {c} has no valid pixel (all NaN, infinite or masked)")
-            bkg, noise, values = self._fit_values(stack[c], bad[c], stack[c].size)
-            fits.append([bkg, noise, values])
+            scale = common_scale or PixelScale.from_data(stack[c], bad[c])
+            bkg, noise, values = self._fit_values(stack[c], bad[c], stack[c].size, scale)
+            fits.append([scale, bkg, noise, values])
         if not self.per_channel and stack.shape[0] > 1:
-            common = self._limits(np.concatenate([f[2] for f in fits]))
+            common = self._limits(np.concatenate([f[3] for f in fits]), common_scale)
         out = np.empty(stack.shape, dtype=np.float32)
-        for c, (bkg, noise, values) in enumerate(fits):
-            vmin, vmax = self._limits(values) if self.per_channel or stack.shape[0] == 1 else common
-            out[c] = FittedNormalizer(self, bkg, noise, vmin, vmax)(stack[c], bad[c])
+        for c, (scale, bkg, noise, values) in enumerate(fits):
+            vmin, vmax = self._limits(values, scale) if self.per_channel or stack.shape[0] == 1 else common
+            out[c] = self._fitted(scale, bkg, noise, vmin, vmax)(stack[c], bad[c])
         return out[0] if data.ndim == 2 else out
 
     def fit(self, data, mask=None, *, max_samples=None):
@@ -370,15 +387,16 @@ snr=False, threshold=None, fill='zero', per_channel=True)
         True
         """
         _check_2d(data, mask)
+        scale = PixelScale.from_data(data, mask)
         if isinstance(self.interval, ManualInterval) and None not in (self.interval.vmin, self.interval.vmax):
             # fixed limits: only the background and noise are needed, not the pixel values
-            bkg, noise = self._fit_background(data, mask, max_samples)
+            bkg, noise = self._fit_background(data, mask, max_samples, scale)
             if bkg is None and _sample_pixels(data, mask, max_samples=max_samples).size == 0:
                 raise ValueError("every pixel is NaN, infinite or masked; nothing to normalize")
-            return FittedNormalizer(self, bkg, noise, float(self.interval.vmin), float(self.interval.vmax))
-        bkg, noise, values = self._fit_values(data, mask, max_samples)
-        vmin, vmax = self._limits(values)
-        return FittedNormalizer(self, bkg, noise, vmin, vmax)
+            return self._fitted(scale, bkg, noise, *self._limits(None, scale))
+        bkg, noise, values = self._fit_values(data, mask, max_samples, scale)
+        vmin, vmax = self._limits(values, scale)
+        return self._fitted(scale, bkg, noise, vmin, vmax)
 
     def to_image_normalize(self, data, mask=None):
         """An `~astropy.visualization.ImageNormalize` with this normalizer's limits, for plotting.

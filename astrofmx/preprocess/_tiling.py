@@ -9,12 +9,21 @@ import numpy as np
 from astropy.io import fits
 from astropy.nddata import NDData
 
+from ..io import fits_float32, is_blank_value
 from ..utils import progress_bar as _progress_bar
 from ._resample import PixelMapping
 
 __all__ = ["TileGrid", "Tile", "iter_tiles", "tile_to_image"]
 
 _EDGES = ("shift", "pad")
+
+
+def _tile_pixels(stored):
+    """The pixels of a tile: float32, or their own type (native byte order) where float32 would lose them."""
+    stored = np.asarray(stored)
+    if fits_float32(stored):
+        return np.asarray(stored, dtype=np.float32)
+    return np.asarray(stored, dtype=stored.dtype.newbyteorder("="))
 
 
 def _pair_int(value, name):
@@ -322,15 +331,17 @@ def iter_tiles(image, *, tile_size, overlap=0, edge="shift", fill_value=np.nan, 
         for r, c, y0, x0 in grid:
             y1, x1 = min(y0 + ty, ny), min(x0 + tx, nx)
             sl = (slice(y0, y1), slice(x0, x1))
-            view = np.asarray(data[(...,) + sl], dtype=np.float32)
+            view = _tile_pixels(data[(...,) + sl])
             if mask is not None:
                 mview = np.asarray(mask[(...,) + sl] if mask.ndim == data.ndim else np.broadcast_to(
                     mask[sl], view.shape), dtype=bool)
                 mview = mview | ~np.isfinite(view) if view.dtype.kind == "f" else mview
             else:
                 mview = ~np.isfinite(view)
+            if view.dtype.kind == "f":
+                mview = mview | is_blank_value(view)  # +-FLT_MAX: a blank value
             if (y1 - y0, x1 - x0) != (ty, tx):
-                tile_data = np.full(lead + (ty, tx), fill_value, dtype=np.float32)
+                tile_data = np.full(lead + (ty, tx), fill_value if view.dtype.kind == "f" else 0, dtype=view.dtype)
                 tile_mask = np.ones(lead + (ty, tx), dtype=bool)
                 tile_data[..., : y1 - y0, : x1 - x0] = view
                 tile_mask[..., : y1 - y0, : x1 - x0] = mview

@@ -7,8 +7,8 @@ from astropy.io import fits
 
 from astrofmx.io import load_image
 from astrofmx.preprocess import BackgroundMesh, FittedNormalizer, estimate_background_mesh, get_preset, list_presets
-from astrofmx.preprocess import _background
-from astrofmx.preprocess._background import _sample_pixels as sample_pixels
+from astrofmx.preprocess import _sampling
+from astrofmx.preprocess._sampling import _sample_pixels as sample_pixels
 
 from .conftest import make_field
 
@@ -104,7 +104,7 @@ def test_radio_local_gives_every_image_the_same_noise_level(rng):
 
 def test_fit_on_a_large_memmap_reads_strips_and_samples(tmp_path, rng, monkeypatch):
     """Above the exact limit, statistics come from a sample, with Python memory far below the image size."""
-    monkeypatch.setattr(_background, "_STRIP_BYTES", 2**20)  # strips of 128 rows
+    monkeypatch.setattr(_sampling, "_STRIP_BYTES", 2**20)  # strips of 128 rows
     data = rng.normal(0.0, 1.0, (2048, 2048)).astype(np.float32)
     data[::97, ::89] += 500.0
     path = tmp_path / "big.fits"
