@@ -130,7 +130,7 @@ def _select(img, bad, ys, xs, vs, faint, half, max_sources):
         if v >= saturated_level or np.count_nonzero(core == v) > 1:  # clipped or flat-topped
             continue
         d2 = (fy - y) ** 2 + (fx - x) ** 2
-        near = (d2 > 0) & (d2 <= (2 * half) ** 2) & (fv > 0.1 * v)
+        near = (d2 > 0) & (d2 <= (1.5 * half) ** 2) & (fv > 0.1 * v)
         if near.any():
             continue
         keep.append(i)
@@ -185,7 +185,7 @@ def estimate_psf(data, mask=None, *, min_snr=10.0, max_sources=100, min_sources=
     ``min_snr`` sigma (`photutils.detection.find_peaks`) are kept when they
     are unsaturated (no clipped or flat-topped peak), away from the image
     edge and masked or NaN pixels, and isolated (no other peak above 10% of
-    theirs within two fit radii). An elliptical Gaussian
+    theirs within 1.5 fit radii). An elliptical Gaussian
     (`photutils.psf.GaussianPSF`, FWHMs and angle free) is fitted to each of
     the ``max_sources`` brightest with `photutils.psf.PSFPhotometry`, and the
     medians are taken over the compact ones (within 30% of the size of the
