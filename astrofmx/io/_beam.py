@@ -62,11 +62,12 @@ def read_beam(header):
     >>> from astrofmx.io import read_beam
     >>> header = fits.Header({"BMAJ": 54 / 3600, "BMIN": 25 / 3600, "BPA": 30.0})
     >>> beam = read_beam(header)
-    >>> round(beam.major.to_value("arcsec"), 3), round(beam.minor.to_value("arcsec"), 3), beam.pa.to_value("deg")
-    (54.0, 25.0, 30.0)
+    >>> [round(float(q.to_value(unit)), 3) for q, unit in ((beam.major, "arcsec"), (beam.minor, "arcsec"),
+    ...                                                     (beam.pa, "deg"))]
+    [54.0, 25.0, 30.0]
     >>> aips = fits.Header()
     >>> aips["HISTORY"] = "AIPS   CLEAN BMAJ=  1.5000E-03 BMIN=  1.5000E-03 BPA=   0.00"
-    >>> round(read_beam(aips).major.to_value("arcsec"), 3)
+    >>> round(float(read_beam(aips).major.to_value("arcsec")), 3)
     5.4
     >>> read_beam(fits.Header()) is None
     True
@@ -75,6 +76,11 @@ def read_beam(header):
     from radio_beam.beam import NoBeamException
 
     hdr = _as_header(header)
+    bad = [k for k in ("BMAJ", "BMIN", "BPA") if k in hdr and (isinstance(hdr[k], bool)
+                                                               or not isinstance(hdr[k], (int, float)))]
+    if bad:
+        logger.info("read_beam: %s = %r is not a number; no beam", bad[0], hdr[bad[0]])
+        return None
     try:
         beam = Beam.from_fits_header(hdr)
     except NoBeamException:
