@@ -33,6 +33,11 @@ def add_parser(sub, parents):
     p.add_argument("--batch-size", type=positive_int, default=8, help="tiles per forward pass")
     p.add_argument("--device", help="cpu, cuda, cuda:1... (default: CUDA when available)")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"))
+    p.add_argument("--beam", type=_beam_arg, default="auto",
+                   help="beam/PSF FWHM: 'auto' (header beam, else estimated from the image), 'none' (no "
+                        "resampling) or a FWHM in arcsec (default: %(default)s)")
+    p.add_argument("--kind", default="auto", choices=("auto", "radio", "optical"),
+                   help="image kind, which picks the default detector (default: from the header)")
     p.add_argument("--output-dir", help="batch mode: folder for per-file catalogs, summary and combined catalog")
     p.add_argument("--parallel", type=parallel_arg, default=False,
                    help="batch mode: number of worker processes (local Dask cluster) or 'current-scheduler'")
@@ -40,6 +45,32 @@ def add_parser(sub, parents):
     p.add_argument("--no-resume", action="store_true", help="batch mode: recompute files already finished")
     add_output_flags(p)
     p.set_defaults(func=run)
+
+
+def _beam_arg(text):
+    """--beam: 'auto', 'none' or a FWHM in arcsec (a Quantity)."""
+    import argparse
+
+    import astropy.units as u
+
+    if text.lower() in ("auto", "none"):
+        return None if text.lower() == "none" else "auto"
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--beam must be 'auto', 'none' or a FWHM in arcsec, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"--beam must be a positive FWHM in arcsec, got {text!r}")
+    return value * u.arcsec
+
+
+def _scale_line(meta):
+    """The kind and beam of a catalog, as printed after each image."""
+    line = f"  kind {meta.get('kind', '?')} ({meta.get('kind_reason', '?')}); beam {meta.get('beam', '?')}"
+    if meta.get("beam_source") not in (None, "none"):
+        line += f" ({meta['beam_source']})"
+    factor = meta.get("resample_factor", 1.0)
+    return line + (f"; resampled x{factor:.3g} for the detector" if factor != 1.0 else "; no resampling")
 
 
 def _detector_hint(exc, args):
@@ -54,7 +85,8 @@ def _detector_hint(exc, args):
 def _detect_options(args):
     return dict(model=args.model, backbone=args.backbone, tile_size=args.tile_size, overlap=args.overlap,
                 score_threshold=args.score_threshold, nms_threshold=args.nms_threshold,
-                batch_size=args.batch_size, device=args.device, precision=args.precision)
+                batch_size=args.batch_size, device=args.device, precision=args.precision, beam=args.beam,
+                kind=args.kind)
 
 
 def _run_batch(images, args):
@@ -100,6 +132,7 @@ def _run_one(path, args):
         raise _detector_hint(exc, args) from exc
     print(f"{path}: {len(catalog)} sources (detector {catalog.meta.get('model', '?')}, "
           f"backbone {catalog.meta.get('backbone', '?')}, score >= {args.score_threshold:g})")
+    print(_scale_line(catalog.meta))
     if args.output is not None:
         write_catalog(catalog, args.output, overwrite=args.overwrite)
         print(f"wrote {args.output}")

@@ -21,6 +21,19 @@ def _check_fraction(name, value, *, low=0.0, high=1.0):
         raise ValueError(f"{name} must be a number in [{low}, {high}], got {value!r}")
 
 
+def _check_beam_range(config):
+    value = config.beam_range
+    if value is None:
+        return
+    try:
+        low, high = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"beam_range must be a (min, max) FWHM in pixels or None, got {value!r}") from None
+    if not (0 < low < high < float("inf")):
+        raise ValueError(f"beam_range must be a (min, max) FWHM in pixels with 0 < min < max, got {value!r}")
+    object.__setattr__(config, "beam_range", (low, high))
+
+
 @dataclasses.dataclass(frozen=True)
 class DetectorConfig:
     """Everything needed to rebuild a Faster R-CNN source detector.
@@ -90,6 +103,14 @@ class DetectorConfig:
         training ``tile_size``). Larger tiles waste less time on overlaps; the
         detector is convolutional, and the proposal budgets scale with the
         tile area.
+    beam_range : tuple of float or None
+        ``(min, max)`` FWHM in image pixels of the beams/PSFs the detector
+        was trained on (the geometric mean of the major and minor axes).
+        `~astrofmx.detection.detect_sources` resamples an image whose beam
+        lies outside it so that the beam lands on the nearest edge of the range.
+        The default ``(2.5, 6.0)`` is the range of the embedded default
+        detector (``scripts/train_default_detector.py``); None never
+        resamples.
     augmentations : tuple of str
         Training augmentations, any of ``"flip"``, ``"rot90"``, ``"blur"``,
         ``"contrast"`` and ``"jitter"`` (colour jitter); the paper's defaults
@@ -127,6 +148,7 @@ class DetectorConfig:
     rpn_score_thresh: float = 0.0
     min_snr: float = None
     inference_tile_size: int = None
+    beam_range: tuple = (2.5, 6.0)
     augmentations: tuple = ("flip", "rot90", "blur", "contrast", "jitter")
 
     def __post_init__(self):
@@ -168,6 +190,7 @@ class DetectorConfig:
             raise ValueError(f"min_snr must be a non-negative number of sigma or None, got {self.min_snr!r}")
         if self.inference_tile_size is not None:
             _check_positive_int("inference_tile_size", self.inference_tile_size)
+        _check_beam_range(self)
         known = {"flip", "rot90", "blur", "contrast", "jitter"}
         augs = (self.augmentations,) if isinstance(self.augmentations, str) else tuple(self.augmentations)
         bad = [a for a in augs if a not in known]

@@ -21,7 +21,7 @@ def _is_many(image):
 # -- public ---------------------------------------------------------------------------------------------
 def detect_sources(image, *, model=None, backbone=None, tile_size=None, overlap=None, score_threshold=0.5,
                    min_snr=None, nms_threshold=0.5, batch_size="auto", device=None, precision="auto", progress_bar=True,
-                   output_dir=None, **survey_options):
+                   beam="auto", kind="auto", output_dir=None, **survey_options):
     """Detect sources in a whole image with a trained Faster R-CNN detector.
 
     The image is normalized once as a whole (``detector.config.normalizer``),
@@ -35,6 +35,16 @@ def detect_sources(image, *, model=None, backbone=None, tile_size=None, overlap=
     borders are removed with `torchvision.ops.batched_nms`, and detections
     centred on masked, NaN or blank pixels are dropped. Tiles with no valid
     pixel are skipped.
+
+    The detector was trained on beams/PSFs of a range of sizes in pixels
+    (``detector.config.beam_range``, 2.5-6 pixels FWHM for the default). An
+    image whose beam (the geometric mean of its major and minor FWHM) lies
+    outside that range has each of its tiles resampled so that the beam lands
+    on the nearest edge of the range (bilinear, low-pass filtered when shrinking),
+    with the tile size scaled to match; boxes, positions and sizes are mapped
+    back exactly to the original pixels, sky positions come from the original
+    WCS and peaks are measured on the original pixels. Images already in range
+    are not resampled.
 
     Parameters
     ----------
@@ -80,6 +90,20 @@ def detect_sources(image, *, model=None, backbone=None, tile_size=None, overlap=
         and GPUs that support it); the detection heads run in fp32.
     progress_bar : bool, optional
         Show a progress bar over the tiles.
+    beam : 'auto', `~astropy.units.Quantity`, `radio_beam.Beam` or None, optional
+        The beam/PSF of the image. 'auto' (default): the restoring beam of
+        the header (`~astrofmx.io.read_beam`: BMAJ/BMIN/BPA or AIPS history),
+        else the PSF estimated from the image's bright compact sources
+        (`~astrofmx.measure.estimate_psf`), else none. A Quantity is a FWHM,
+        an angle (the image needs a celestial WCS) or pixels (``4 * u.pix``).
+        None: no resampling. ``meta`` records ``beam``, ``beam_source``
+        ('header', 'estimated', 'given' or 'none') and ``resample_factor``.
+    kind : {'auto', 'radio', 'optical'}, optional
+        The kind of image, which picks the default detector (today one model
+        serves both). 'auto' decides from the header (BUNIT such as Jy/beam,
+        a beam, a frequency axis, TELESCOP/INSTRUME, optical keywords such as
+        FILTER or EXPTIME); ``meta["kind"]`` and ``meta["kind_reason"]``
+        record the choice.
     output_dir : str or `~pathlib.Path`, optional
         Deprecated: with a list of files, a tuple of paths or a glob pattern
         and ``output_dir`` (and ``parallel``, ``resume``, ``output_format``),
@@ -100,10 +124,11 @@ def detect_sources(image, *, model=None, backbone=None, tile_size=None, overlap=
     ------
     ValueError
         Empty or all-NaN image, tiles smaller than a backbone patch, bad
-        thresholds, or no detector.
+        thresholds, an unknown ``kind``, a beam angle without a celestial
+        WCS, or no detector.
     TypeError
-        If ``model`` is neither a detector nor a path, or ``image`` is a list
-        (use `detect_survey`).
+        If ``model`` is neither a detector nor a path, ``beam`` is of an
+        unknown type, or ``image`` is a list (use `detect_survey`).
 
     Examples
     --------
@@ -115,10 +140,19 @@ def detect_sources(image, *, model=None, backbone=None, tile_size=None, overlap=
     >>> cat = detect_sources(image, model=det, score_threshold=0.0, progress_bar=False, precision="fp32")
     >>> cat.colnames[:3]
     ['id', 'x_centroid', 'y_centroid']
+
+    A simulated interferometer field with a 1.2-pixel beam is resampled 2.1x for the default detector:
+
+    >>> import astropy.units as u
+    >>> from astrofmx.datasets import simulate_radio_field
+    >>> field = simulate_radio_field((128, 128), seed=0, n_sources=10, beam_fwhm=1.8 * u.arcsec)
+    >>> cat = detect_sources(field.to_nddata(), progress_bar=False)
+    >>> cat.meta["kind"], cat.meta["kind_reason"], cat.meta["beam_source"], round(cat.meta["resample_factor"], 2)
+    ('radio', 'BUNIT=JY/BEAM', 'header', 2.08)
     """
     options = dict(model=model, backbone=backbone, tile_size=tile_size, overlap=overlap,
                    score_threshold=score_threshold, min_snr=min_snr, nms_threshold=nms_threshold,
-                   batch_size=batch_size, device=device, precision=precision)
+                   batch_size=batch_size, device=device, precision=precision, beam=beam, kind=kind)
     if _is_many(image):
         if output_dir is None:
             raise TypeError(f"detect_sources takes one image, got many ({image!r:.80}); use "

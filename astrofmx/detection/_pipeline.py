@@ -9,7 +9,9 @@ import numpy as np
 from ..utils import progress_bar as _progress_bar
 from ._model import _inference_model
 from ._postprocess import _core_mask, _measure_peaks, _same_source, _valid_at
-from ._resolve import _check_options, _resolve_batch_size, _resolve_detector
+from ._kind import _check_kind, _resolve_kind
+from ._resolve import _budget_tile, _check_options, _resolve_batch_size, _resolve_detector
+from ._scale import _beam_meta, _resample_factor, _resolve_beam
 from ._tiles import _fit_normalizer, _iter_windows, _load, _model_to_image, _n_windows, _scale, _to_model
 
 __all__ = []
@@ -43,19 +45,25 @@ class _TileDetections:
         self.own_cy.append(np.full(len(boxes), centre[0]))
 
 
-def _run_tiles(det, img, fitted, *, tile_size, overlap, batch_size, dev, precision, score_threshold, progress_bar):
-    """Every tile with a valid pixel through the detector, ``batch_size`` at a time: `_TileDetections`."""
+def _run_tiles(det, img, fitted, *, tile_size, overlap, batch_size, dev, precision, score_threshold, progress_bar,
+               resample=1.0):
+    """Every tile with a valid pixel through the detector, ``batch_size`` at a time: `_TileDetections`.
+
+    Each tile is resampled by ``resample`` (the beam factor) on top of the configuration's ``upscale``; the
+    boxes come back in image pixels through the exact tile mapping (`_model_to_image`).
+    """
     import torch
 
     cfg = det.config
-    scale = _scale(tile_size, cfg.upscale)
-    model = _inference_model(det, tile_size)
+    upscale = cfg.upscale * resample
+    scale = _scale(tile_size, upscale)
+    model = _inference_model(det, _budget_tile(cfg, tile_size, upscale))
     found = _TileDetections()
 
     def flush(batch):
         if not batch:
             return
-        x = _to_model([b[2] for b in batch], tile_size, cfg.upscale).to(dev)
+        x = _to_model([b[2] for b in batch], tile_size, upscale, antialias=resample != 1.0).to(dev)
         with torch.inference_mode(), det.autocast(precision, dev):
             out = model(list(x))
         found.n_run += len(batch)
@@ -122,40 +130,68 @@ def _catalog(det, img, boxes, scores, labels, peaks, peak_snr, meta):
     return catalog
 
 
+def _image_kind(img, kind):
+    """``(kind, reason)``: 'radio' or 'optical', as given or decided from the image header."""
+    from ..io import read_beam
+
+    header = img.meta if img.meta is not None else None
+    return _resolve_kind(kind, header, header is not None and read_beam(header) is not None)
+
+
+def _image_scale(img, beam, beam_range):
+    """``(resample factor, meta)``: the image's beam/PSF in pixels and the factor bringing it into range."""
+    pixel_beam = _resolve_beam(beam, img)
+    factor = _resample_factor(pixel_beam, beam_range)
+    if factor != 1.0:
+        logger.info("detect_sources: beam %s (%s) outside the detector's %s px; tiles resampled x%.3g",
+                    pixel_beam.describe(), pixel_beam.source, beam_range, factor)
+    return factor, _beam_meta(pixel_beam, factor)
+
+
 def _detect_image(image, *, model=None, backbone=None, tile_size=None, overlap=None, score_threshold=0.5,
                   min_snr=None, nms_threshold=0.5, batch_size="auto", device=None, precision="auto",
-                  progress_bar=True):
+                  progress_bar=True, beam="auto", kind="auto"):
     """`~astrofmx.detection.detect_sources` on one image (its arguments): the catalog."""
     from ..utils import resolve_device, resolve_precision
 
-    det = _resolve_detector(model, backbone, device)
+    _check_kind(kind)
+    t_start = time.perf_counter()
+    img = _load(image)
+    kind, kind_reason = _image_kind(img, kind)
+    det = _resolve_detector(model, backbone, device, kind=kind)
     cfg = det.config
+    resample, scale_meta = _image_scale(img, beam, getattr(cfg, "beam_range", None))
     dev = resolve_device(device) if device is not None else det.device
     det.to(dev)
     precision = resolve_precision(precision, dev)
     tile_size, overlap, min_snr = _check_options(cfg, int(det.spec.patch_size), tile_size, overlap,
-                                                 score_threshold, nms_threshold, min_snr)
-    batch_size = _resolve_batch_size(batch_size, det, dev, precision, tile_size)
+                                                 score_threshold, nms_threshold, min_snr, resample)
+    batch_size = _resolve_batch_size(batch_size, det, dev, precision, tile_size, cfg.upscale * resample)
 
-    t_start = time.perf_counter()
-    img = _load(image)
-    fitted = _fit_normalizer(img, cfg.normalizer)
+    fitted = _fit_normalizer(img, cfg.normalizer, resample)
     det.train(False)
     found = _run_tiles(det, img, fitted, tile_size=tile_size, overlap=overlap, batch_size=batch_size, dev=dev,
-                       precision=precision, score_threshold=score_threshold, progress_bar=progress_bar)
+                       precision=precision, score_threshold=score_threshold, progress_bar=progress_bar,
+                       resample=resample)
     boxes, scores, labels = _merge(img, found, nms_threshold)
     peaks, peak_snr, py, px = _measure_peaks(img, boxes, fitted)
     keep = _same_source(boxes, py, px)
     if min_snr:
         keep &= peak_snr >= min_snr
     elapsed = time.perf_counter() - t_start
+    preprocessing = (f"normalizer={cfg.normalizer}; whole image normalized once; tile_size={tile_size}; "
+                     f"overlap={overlap}; upscale={cfg.upscale:g}; precision={precision}")
+    if resample != 1.0:
+        preprocessing += f"; tiles resampled x{resample:.4g} for the beam (bilinear, antialiased)"
     meta = {
         "model": det.source or "in-memory FasterRCNNDetector",
         "backbone": cfg.backbone,
         "weights": det.source or str(cfg.weights),
         "detector_mode": cfg.mode,
-        "preprocessing": (f"normalizer={cfg.normalizer}; whole image normalized once; tile_size={tile_size}; "
-                          f"overlap={overlap}; upscale={cfg.upscale:g}; precision={precision}"),
+        "preprocessing": preprocessing,
+        "kind": kind,
+        "kind_reason": kind_reason,
+        **scale_meta,
         "score_threshold": float(score_threshold),
         "min_snr": float(min_snr or 0.0),
         "nms_threshold": float(nms_threshold),

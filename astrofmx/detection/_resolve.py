@@ -11,12 +11,21 @@ from ._model import FasterRCNNDetector, _inference_model
 __all__ = []
 
 
-def _resolve_detector(model, backbone, device):
+def _default_for_kind(kind, device):
+    """The default detector for ``kind`` ('radio' or 'optical'): the hook where each kind gets its own model.
+
+    Today one model serves both (the embedded default, trained on radio fields); a general or an optical/IR
+    model goes here.
+    """
+    from ._default import get_default_detector
+
+    return get_default_detector(device=device)
+
+
+def _resolve_detector(model, backbone, device, kind="radio"):
     if model is None:
         if backbone is None:  # the embedded default detector
-            from ._default import get_default_detector
-
-            return get_default_detector(device=device)
+            return _default_for_kind(kind, device)
         from ..backbones import list_backbones
 
         if not isinstance(backbone, str):
@@ -43,15 +52,19 @@ def _resolve_detector(model, backbone, device):
     return model
 
 
+def _resolve_batch_size(batch_size, det, dev, precision, tile_size, upscale=None):
+    """An int, or 'auto': 8 tiles on a CPU, as many as fit in the free memory of a GPU.
 
-def _resolve_batch_size(batch_size, det, dev, precision, tile_size):
-    """An int, or 'auto': 8 tiles on a CPU, as many as fit in the free memory of a GPU."""
+    ``upscale`` is the tile resampling factor (default the configuration's; with beam resampling, that times
+    the beam factor).
+    """
     import torch
 
     from ..utils import resolve_batch_size
 
-    size = int(round(tile_size * det.config.upscale))
-    model = _inference_model(det, tile_size)
+    upscale = det.config.upscale if upscale is None else upscale
+    size = int(round(tile_size * upscale))
+    model = _inference_model(det, _budget_tile(det.config, tile_size, upscale))
 
     def probe(n):
         with torch.inference_mode(), det.autocast(precision, dev):
@@ -60,16 +73,29 @@ def _resolve_batch_size(batch_size, det, dev, precision, tile_size):
     return resolve_batch_size(batch_size, dev, probe, cpu_default=8)
 
 
-def _check_options(config, patch, tile_size, overlap, score_threshold, nms_threshold, min_snr):
-    """``(tile_size, overlap, min_snr)`` of a `detect_sources` call, defaults filled in from ``config``."""
+def _budget_tile(config, tile_size, upscale):
+    """The tile side, in the configuration's image pixels, whose model input is that of ``tile_size`` at
+    ``upscale``: what `_inference_model` scales the proposal budgets by."""
+    return max(1, int(round(tile_size * upscale / config.upscale)))
+
+
+def _check_options(config, patch, tile_size, overlap, score_threshold, nms_threshold, min_snr, resample=1.0):
+    """``(tile_size, overlap, min_snr)`` of a `detect_sources` call, defaults filled in from ``config``.
+
+    With beam resampling by ``resample``, the default tile is the configured one divided by ``resample``,
+    so that the model sees tiles of the configured size.
+    """
     if tile_size is None:
         tile_size = config.inference_tile_size or config.tile_size
+        if resample != 1.0:
+            tile_size = max(1, int(round(tile_size / resample)))
     if isinstance(tile_size, bool) or not isinstance(tile_size, (int, np.integer)) or tile_size <= 0:
         raise ValueError(f"tile_size must be a positive integer, got {tile_size!r}")
     tile_size = int(tile_size)
-    if tile_size * config.upscale < patch:
-        raise ValueError(f"tile_size={tile_size} (x upscale {config.upscale:g}) is smaller than one {patch}-pixel "
-                         f"patch of backbone {config.backbone!r}; use tile_size >= {math.ceil(patch / config.upscale)}")
+    upscale = config.upscale * resample
+    if tile_size * upscale < patch:
+        raise ValueError(f"tile_size={tile_size} (x upscale {upscale:g}) is smaller than one {patch}-pixel "
+                         f"patch of backbone {config.backbone!r}; use tile_size >= {math.ceil(patch / upscale)}")
     overlap = tile_size // 4 if overlap is None else overlap
     if isinstance(overlap, bool) or not isinstance(overlap, (int, np.integer)) or not 0 <= overlap < tile_size:
         raise ValueError(f"overlap must be an integer in [0, tile_size={tile_size}), got {overlap!r}")

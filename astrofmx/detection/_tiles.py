@@ -7,10 +7,27 @@ from ..io import release_mapped_pages
 __all__ = []
 
 
+def _with_header_meta(image):
+    """An NDData whose ``meta`` is a plain dict of header cards (as `SimulatedRadioField.to_nddata` gives) with
+    that dict as a FITS header, so that the beam, BUNIT and telescope reach `detect_sources`."""
+    from astropy.io import fits
+    from astropy.nddata import NDData
+
+    meta = getattr(image, "meta", None) if isinstance(image, NDData) else None
+    if not isinstance(meta, dict) or isinstance(meta, fits.Header) or "header" in meta or not meta:
+        return image
+    header = fits.Header()
+    for key, value in meta.items():
+        if isinstance(key, str) and len(key) <= 8 and isinstance(value, (str, int, float, bool, np.number)):
+            header[key] = value
+    return NDData(image.data, wcs=image.wcs, mask=image.mask, unit=image.unit, meta={"header": header}, copy=False)
+
+
 def _load(image):
     """NDData from anything load_image accepts; FITS files and dask arrays stay memory-mapped / lazy."""
     from ..io import load_image
 
+    image = _with_header_meta(image)
     if isinstance(image, np.ndarray) and image.size == 0:
         raise ValueError(f"image is empty (shape {image.shape}); give a 2-D image with pixels")
     img = load_image(image, memmap=True)
@@ -21,16 +38,21 @@ def _load(image):
     return img
 
 
-def _fit_normalizer(img, normalizer):
+def _fit_normalizer(img, normalizer, resample=1.0):
     """A `~astrofmx.preprocess.FittedNormalizer` normalizing any window as the whole image would be.
 
     ``normalizer`` is a preset name (`DetectorConfig` allows nothing else); its statistics are fixed on the
-    image read strip by strip (`~astrofmx.preprocess.Normalizer.fit`), so no full-size copy exists.
+    image read strip by strip (`~astrofmx.preprocess.Normalizer.fit`), so no full-size copy exists. When the
+    tiles are resampled by ``resample`` before the model, a local background mesh is made of boxes of the
+    same size in resampled pixels (``box_size / resample`` image pixels, at least 16), as in training.
     """
     from ..preprocess import get_preset
 
+    norm = get_preset(normalizer)
+    if resample != 1.0 and norm.background == "local":
+        norm = norm.replace(box_size=max(16, int(round(norm.box_size / resample))))
     try:
-        return get_preset(normalizer).fit(img.data, img.mask)
+        return norm.fit(img.data, img.mask)
     except ValueError as exc:
         if "every pixel" in str(exc):
             raise ValueError("every pixel of the image is NaN, infinite or masked; there is nothing to "
@@ -68,15 +90,26 @@ def _n_windows(shape, tile, overlap):
     return len(TileGrid(shape, tile, overlap))
 
 
-def _to_model(tiles, tile_size, upscale):
-    """Stack 2-D float32 tiles (zero-padded to ``tile_size``) into a ``(B, 3, S, S)`` tensor."""
+def _to_model(tiles, tile_size, upscale, antialias=False):
+    """Stack 2-D float32 tiles (zero-padded to ``tile_size``) into a ``(B, 3, S, S)`` tensor.
+
+    ``S = round(tile_size * upscale)``. With ``antialias`` (beam resampling) the tiles are resampled by
+    `~astrofmx.preprocess.resample_image` (bilinear, low-pass filtered when shrinking: exact pixel geometry,
+    no aliasing); else as the detector was trained (bilinear, no filter).
+    """
     import torch
 
     batch = np.zeros((len(tiles), tile_size, tile_size), dtype=np.float32)
     for i, t in enumerate(tiles):
         batch[i, :t.shape[0], :t.shape[1]] = t
     x = torch.from_numpy(batch)[:, None]
-    if upscale != 1.0:
+    if antialias and upscale != 1.0:
+        from ..preprocess import resample_image
+
+        size = int(round(tile_size * upscale))
+        x, _ = resample_image(x[:, 0], size=(size, size), interpolation="bilinear", antialias=True)
+        x = x[:, None].clamp_(0.0, 1.0)
+    elif upscale != 1.0:
         size = int(round(tile_size * upscale))
         x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
         x = x.clamp_(0.0, 1.0)

@@ -1,5 +1,6 @@
 """Reading FITS images with their WCS, catalog columns, and writing catalogs and DS9 regions."""
 
+from ._beam import *  # noqa: F401, F403
 from ._catalog import *  # noqa: F401, F403
 from ._columns import *  # noqa: F401, F403
 from ._export import *  # noqa: F401, F403

@@ -57,3 +57,15 @@ def test_detect_batch_mode_resumes(tmp_path, tiny_model, capsys):
     assert main(["-q", "detect", str(tmp_path / "s0.fits"), str(tmp_path / "s1.fits"), "--model",
                  str(tiny_model)]) == 2
     assert "--output-dir" in one_line_error(capsys, "detect")
+
+
+def test_detect_beam_and_kind_options(tiny_model, sim_file, capsys):
+    base = ["-q", "detect", str(sim_file), "--model", str(tiny_model), "--score-threshold", "0", "--precision", "fp32"]
+    assert main(base + ["--beam", "none", "--kind", "optical"]) == 0
+    out = capsys.readouterr().out
+    assert "kind optical (given (kind=...)); beam none; no resampling" in out
+    assert main(base + ["--beam", "12"]) == 0  # a 12 arcsec FWHM: 8 px with the simulated 1.5 arcsec pixels
+    out = capsys.readouterr().out
+    assert "kind radio (BUNIT=JY/BEAM)" in out and "(given); resampled x0.75" in out
+    assert main(base) == 0  # auto: the header's 4 px beam, in range
+    assert "(header); no resampling" in capsys.readouterr().out
