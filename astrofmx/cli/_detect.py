@@ -28,7 +28,8 @@ def add_parser(sub, parents):
     p.add_argument("--plot", help="overlay PNG to write")
     p.add_argument("--tile-size", type=positive_int, help="tile side in pixels (default: the detector's)")
     p.add_argument("--overlap", type=int, help="tile overlap in pixels (default: a quarter of the tile)")
-    p.add_argument("--score-threshold", type=fraction, default=0.5, help="minimum score (default: %(default)s)")
+    p.add_argument("--score-threshold", type=fraction, default=None,
+                   help="minimum score (default: the detector's own, 0.5 if it has none)")
     p.add_argument("--nms-threshold", type=fraction, default=0.5, help="IoU of duplicates (default: %(default)s)")
     p.add_argument("--batch-size", type=positive_int, default=8, help="tiles per forward pass")
     p.add_argument("--device", help="cpu, cuda, cuda:1... (default: CUDA when available)")
@@ -130,8 +131,9 @@ def _run_one(path, args):
         catalog = detect_sources(image, progress_bar=not args.quiet, **_detect_options(args))
     except USER_ERRORS as exc:
         raise _detector_hint(exc, args) from exc
+    threshold = catalog.meta.get("score_threshold", args.score_threshold)
     print(f"{path}: {len(catalog)} sources (detector {catalog.meta.get('model', '?')}, "
-          f"backbone {catalog.meta.get('backbone', '?')}, score >= {args.score_threshold:g})")
+          f"backbone {catalog.meta.get('backbone', '?')}, score >= {threshold:g})")
     print(_scale_line(catalog.meta))
     if args.output is not None:
         write_catalog(catalog, args.output, overwrite=args.overwrite)

@@ -3,6 +3,8 @@
 import dataclasses
 import json
 
+import numpy as np
+
 __all__ = ["DetectorConfig", "TrainingOptions", "DETECTOR_MODES"]
 
 #: Training modes: ``"frozen"`` trains only the pyramid, RPN and RoI heads;
@@ -19,6 +21,22 @@ def _check_positive_int(name, value):
 def _check_fraction(name, value, *, low=0.0, high=1.0):
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not (low <= value <= high):
         raise ValueError(f"{name} must be a number in [{low}, {high}], got {value!r}")
+
+
+def _check_calibration(config):
+    """``score_calibration`` as a tuple of (raw, calibrated) pairs, raw increasing, both in [0, 1], monotone."""
+    value = config.score_calibration
+    if value is None:
+        return
+    try:
+        pts = np.asarray(value, dtype=float).reshape(-1, 2)
+    except (TypeError, ValueError):
+        raise ValueError(f"score_calibration must be a sequence of (raw, calibrated) pairs, got {value!r}") from None
+    if (len(pts) < 2 or not np.all(np.isfinite(pts)) or pts.min() < 0 or pts.max() > 1
+            or np.any(np.diff(pts[:, 0]) <= 0) or np.any(np.diff(pts[:, 1]) < 0)):
+        raise ValueError("score_calibration must be at least two (raw, calibrated) pairs in [0, 1] with raw "
+                         f"increasing and calibrated non-decreasing, got {value!r}")
+    object.__setattr__(config, "score_calibration", tuple((float(a), float(b)) for a, b in pts))
 
 
 def _check_beam_range(config):
@@ -111,6 +129,15 @@ class DetectorConfig:
         The default ``(2.5, 6.0)`` is the range of the embedded default
         detector (``scripts/train_default_detector.py``); None never
         resamples.
+    score_calibration : sequence of (float, float) or None
+        Breakpoints ``(raw score, calibrated score)`` of a monotone map
+        (``scripts/calibrate_detector.py`` fits it by isotonic regression on
+        validation fields): `~astrofmx.detection.detect_sources` reports
+        ``score = interp(raw, ...)``, so that among detections with score
+        close to s a fraction close to s are real. None reports raw scores.
+    score_threshold : float or None
+        Default of ``detect_sources(score_threshold=)`` (on the calibrated
+        score); None: 0.5.
     augmentations : tuple of str
         Training augmentations, any of ``"flip"``, ``"rot90"``, ``"blur"``,
         ``"contrast"`` and ``"jitter"`` (colour jitter); the paper's defaults
@@ -149,6 +176,8 @@ class DetectorConfig:
     min_snr: float = None
     inference_tile_size: int = None
     beam_range: tuple = (2.5, 6.0)
+    score_calibration: tuple = None
+    score_threshold: float = None
     augmentations: tuple = ("flip", "rot90", "blur", "contrast", "jitter")
 
     def __post_init__(self):
@@ -191,6 +220,9 @@ class DetectorConfig:
         if self.inference_tile_size is not None:
             _check_positive_int("inference_tile_size", self.inference_tile_size)
         _check_beam_range(self)
+        _check_calibration(self)
+        if self.score_threshold is not None:
+            _check_fraction("score_threshold", self.score_threshold)
         known = {"flip", "rot90", "blur", "contrast", "jitter"}
         augs = (self.augmentations,) if isinstance(self.augmentations, str) else tuple(self.augmentations)
         bad = [a for a in augs if a not in known]

@@ -162,7 +162,7 @@ def _boxes_of(catalog):
 
 
 def evaluate_detector(detector, images, references, *, radius=None, tile_size=None, overlap=None,
-                      score_threshold=0.5, nms_threshold=0.5, device=None, precision="auto", progress_bar=True):
+                      score_threshold=None, nms_threshold=0.5, device=None, precision="auto", progress_bar=True):
     """Run `detect_sources` on whole images and score it against reference boxes or catalogs.
 
     Parameters
@@ -209,6 +209,9 @@ def evaluate_detector(detector, images, references, *, radius=None, tile_size=No
     if not isinstance(references, (list, tuple)) or len(references) != len(images):
         raise ValueError(f"references must give one entry per image ({len(images)}), got {references!r:.80}")
     names = list(detector.config.class_names) if hasattr(detector, "config") else ["source"]
+    if score_threshold is None:
+        own = getattr(getattr(detector, "config", None), "score_threshold", None)
+        score_threshold = own if own is not None else 0.5
     preds, tgts, found_all, radii = [], [], [], []
     for image, ref in zip(images, references):
         img = _load(image)

@@ -19,7 +19,7 @@ def _is_many(image):
 
 
 # -- public ---------------------------------------------------------------------------------------------
-def detect_sources(image, *, model=None, backbone=None, tile_size=None, overlap=None, score_threshold=0.5,
+def detect_sources(image, *, model=None, backbone=None, tile_size=None, overlap=None, score_threshold=None,
                    min_snr=None, nms_threshold=0.5, batch_size="auto", device=None, precision="auto", progress_bar=True,
                    beam="auto", kind="auto", output_dir=None, **survey_options):
     """Detect sources in a whole image with a trained Faster R-CNN detector.
@@ -69,7 +69,12 @@ def detect_sources(image, *, model=None, backbone=None, tile_size=None, overlap=
         Overlap of neighbouring tiles in pixels; default a quarter of the
         tile. It should exceed the largest source you expect.
     score_threshold : float, optional
-        Minimum detection score kept.
+        Minimum detection score kept. None (default) takes the detector
+        configuration's ``score_threshold`` (for the embedded default
+        detector, the calibrated score that maximizes F1 on validation
+        fields), else 0.5. Scores are calibrated where the configuration
+        has a ``score_calibration``: among detections of score close to s, a
+        fraction close to s are real.
     min_snr : float, optional
         Minimum peak signal-to-noise ratio kept: the brightest pixel in each
         box over the local noise (column ``peak_snr``), as a classical

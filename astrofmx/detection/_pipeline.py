@@ -32,8 +32,8 @@ class _TileDetections:
     tile_cy: list = dataclasses.field(default_factory=list)
     n_run: int = 0
 
-    def add(self, output, x0, y0, centre, scale, score_threshold):
-        scores = output["scores"].float().cpu().numpy()
+    def add(self, output, x0, y0, centre, scale, score_threshold, calibration=None):
+        scores = _calibrated(output["scores"].float().cpu().numpy(), calibration)
         keep = scores >= score_threshold
         if not keep.any():
             return
@@ -43,6 +43,14 @@ class _TileDetections:
         self.labels.append(output["labels"].cpu().numpy()[keep])
         self.own_cx.append(np.full(len(boxes), centre[1]))
         self.own_cy.append(np.full(len(boxes), centre[0]))
+
+
+def _calibrated(raw, calibration):
+    """Scores through the configuration's monotone ``score_calibration`` map (raw scores without one)."""
+    if calibration is None:
+        return raw
+    pts = np.asarray(calibration, dtype=float)
+    return np.interp(raw, pts[:, 0], pts[:, 1]).astype(raw.dtype)
 
 
 def _run_tiles(det, img, fitted, *, tile_size, overlap, batch_size, dev, precision, score_threshold, progress_bar,
@@ -68,7 +76,7 @@ def _run_tiles(det, img, fitted, *, tile_size, overlap, batch_size, dev, precisi
             out = model(list(x))
         found.n_run += len(batch)
         for (y0, x0, _, centre), o in zip(batch, out):
-            found.add(o, x0, y0, centre, scale, score_threshold)
+            found.add(o, x0, y0, centre, scale, score_threshold, cfg.score_calibration)
 
     batch = []
     bar = _progress_bar(total=_n_windows(img.data.shape, tile_size, overlap), desc="detect_sources", unit="tile",
@@ -148,7 +156,7 @@ def _image_scale(img, beam, beam_range):
     return factor, _beam_meta(pixel_beam, factor)
 
 
-def _detect_image(image, *, model=None, backbone=None, tile_size=None, overlap=None, score_threshold=0.5,
+def _detect_image(image, *, model=None, backbone=None, tile_size=None, overlap=None, score_threshold=None,
                   min_snr=None, nms_threshold=0.5, batch_size="auto", device=None, precision="auto",
                   progress_bar=True, beam="auto", kind="auto"):
     """`~astrofmx.detection.detect_sources` on one image (its arguments): the catalog."""
@@ -161,6 +169,8 @@ def _detect_image(image, *, model=None, backbone=None, tile_size=None, overlap=N
     det = _resolve_detector(model, backbone, device, kind=kind)
     cfg = det.config
     resample, scale_meta = _image_scale(img, beam, getattr(cfg, "beam_range", None))
+    if score_threshold is None:
+        score_threshold = cfg.score_threshold if cfg.score_threshold is not None else 0.5
     dev = resolve_device(device) if device is not None else det.device
     det.to(dev)
     precision = resolve_precision(precision, dev)
@@ -193,6 +203,7 @@ def _detect_image(image, *, model=None, backbone=None, tile_size=None, overlap=N
         "kind_reason": kind_reason,
         **scale_meta,
         "score_threshold": float(score_threshold),
+        "score_calibrated": cfg.score_calibration is not None,
         "min_snr": float(min_snr or 0.0),
         "nms_threshold": float(nms_threshold),
         "n_tiles": found.n_run,
