@@ -39,16 +39,12 @@ def _load(image, mask, wcs, unit, hdu):
 def _as_unit(unit):
     if unit is None or isinstance(unit, u.UnitBase):
         return unit
-    text = str(unit)
-    for attempt in (text, text.lower()):
-        try:
-            return u.Unit(attempt)
-        except ValueError:
-            pass
-    try:
-        return u.Unit(text, format="fits")
-    except ValueError as exc:
-        raise ValueError(f"unit must be an astropy unit or a string astropy can parse, got {unit!r}") from exc
+    from ..io import parse_bunit
+
+    parsed = parse_bunit(str(unit)) if isinstance(unit, str) else None
+    if parsed is None:
+        raise ValueError(f"unit must be an astropy unit or a string astropy can parse, got {unit!r}")
+    return parsed
 
 
 def _beam_area_pixels(beam, wcs):
