@@ -1,5 +1,9 @@
 """Footprints of boxes: the pixels of a box above the threshold connected to its peak, in non-overlapping layers.
 
+Connected pixels are found with `scipy.ndimage.label` on the box's cutout
+(8-connectivity: what `photutils.segmentation.detect_sources` does inside,
+without building a segmentation image per box).
+
 Footprints of overlapping boxes may share pixels (a box inside another, two
 boxes on one blend).  One segmentation image cannot hold both, so each
 footprint goes into the first *layer* (a label image) where none of its pixels
@@ -14,6 +18,9 @@ import numpy as np
 from scipy import ndimage
 
 __all__ = []
+
+#: 8-connectivity, as `photutils.segmentation.detect_sources` uses by default.
+_CONNECTIVITY = np.ones((3, 3), dtype=bool)
 
 
 @dataclasses.dataclass
@@ -54,7 +61,7 @@ def _find_footprints(work, above, ranges, inner):
         cut = above[y0:y1, x0:x1]
         if not cut[py, px]:
             continue  # nothing significant: the row keeps its peak and NaN measurements
-        labels, _ = ndimage.label(cut)
+        labels, _ = ndimage.label(cut, structure=_CONNECTIVITY)
         mine = labels == labels[py, px]
         fp.layer[i] = _place(fp.layers, work.shape, (slice(y0, y1), slice(x0, x1)), mine, i + 1)
         yy, xx = np.nonzero(mine)
