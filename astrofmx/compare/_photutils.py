@@ -5,7 +5,8 @@ import warnings
 
 import numpy as np
 
-from ._common import _check_box, _check_positive, _default_box, _finder_catalog, _image_meta, _renamed
+from ._common import (_check_box, _check_positive, _default_box, _finder_catalog, _image_meta, _measure, _renamed,
+                      _set_core_columns)
 from ._image import as_image, beam_fwhm_pixels
 
 __all__ = ["find_sources_photutils"]
@@ -53,8 +54,8 @@ def _smooth(sub, mask, rms, fwhm):
     return smoothed, rms * (ratio if np.isfinite(ratio) and ratio > 0 else 1.0)
 
 
-def _measure(sub, segm, smoothed, mask):
-    """Boxes (outer pixel edges), centroids, segment fluxes and peaks of the segments."""
+def _segments(sub, segm, smoothed, mask):
+    """Boxes (outer pixel edges) and centroids of the segments."""
     from photutils.segmentation import SourceCatalog
 
     with warnings.catch_warnings():
@@ -66,11 +67,9 @@ def _measure(sub, segm, smoothed, mask):
         ymax = np.asarray(sc.bbox_ymax, dtype=float) + 0.5
         xc = np.asarray(sc.x_centroid, dtype=float)
         yc = np.asarray(sc.y_centroid, dtype=float)
-        flux = np.asarray(sc.segment_flux, dtype=float)
-        peak = np.asarray(sc.max_value, dtype=float)
     bad = ~(np.isfinite(xc) & np.isfinite(yc))
     xc[bad], yc[bad] = 0.5 * (xmin + xmax)[bad], 0.5 * (ymin + ymax)[bad]
-    return np.stack([xmin, ymin, xmax, ymax], axis=1), np.stack([xc, yc], axis=1), flux, peak
+    return np.stack([xmin, ymin, xmax, ymax], axis=1), np.stack([xc, yc], axis=1)
 
 
 @_renamed(nsigma="n_sigma", npixels="n_pixels", nlevels="n_levels")
@@ -96,7 +95,11 @@ def find_sources_photutils(image, *, n_sigma=5.0, n_pixels=None, background_box=
        (`~photutils.segmentation.detect_sources`), optionally deblended by
        multi-thresholding (`~photutils.segmentation.deblend_sources`);
     4. `~photutils.segmentation.SourceCatalog` measures centroids and
-       bounding boxes.
+       bounding boxes;
+    5. `~astrofmx.measure.measure_sources` measures peaks, fluxes, sizes
+       and errors in each bounding box on the unsmoothed
+       background-subtracted image, with the rms map of step 1 (and the
+       beam of the header for Jy/beam images).
 
     The parameters carry photutils 3.0's names; the older ``nsigma``,
     ``npixels`` and ``nlevels`` still work for one release, with a
@@ -132,8 +135,12 @@ def find_sources_photutils(image, *, n_sigma=5.0, n_pixels=None, background_box=
     -------
     catalog : `~astropy.table.QTable`
         Columns of `~astrofmx.io.make_source_catalog` (boxes are segment
-        bounding boxes; ``score`` is NaN) plus ``flux`` (segment sum of the
-        background-subtracted image) and ``peak`` (its maximum);
+        bounding boxes, positions the segments' flux-weighted centroids;
+        ``score`` is NaN) plus the core measurement columns
+        `~astrofmx.measure.MEASURE_COLUMNS` from
+        `~astrofmx.measure.measure_sources` (``flux``, ``flux_err``,
+        ``peak``, ``peak_err``, ``peak_snr``, the centroid errors,
+        ``semimajor``, ``semiminor``, ``orientation``) and ``area``;
         ``meta['finder'] = 'photutils'``.  An empty catalog and a
         `~astrofmx.utils.NoDetectionsWarning` when nothing is found.
 
@@ -172,22 +179,23 @@ def find_sources_photutils(image, *, n_sigma=5.0, n_pixels=None, background_box=
 
     background, rms = _background(data, mask, box)
     sub = np.where(mask, 0.0, data - background)
-    good_rms = np.where(np.isfinite(rms) & (rms > 0), rms, np.nanmedian(rms[~mask]))
-    smoothed, good_rms = _smooth(sub, mask, good_rms, fwhm)
+    pixel_rms = np.where(np.isfinite(rms) & (rms > 0), rms, np.nanmedian(rms[~mask]))
+    smoothed, good_rms = _smooth(sub, mask, pixel_rms, fwhm)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*[Nn]o sources.*")  # ours is issued below
         segm = detect_sources(smoothed, n_sigma * good_rms, n_pixels=int(n_pixels), mask=mask)
     meta = {"parameters": {"n_sigma": n_sigma, "n_pixels": int(n_pixels), "background_box": int(box),
                            "filter_fwhm": float(fwhm), "deblend": bool(deblend)}, **_image_meta(wcs, beam)}
     if segm is None:
-        return _finder_catalog(np.zeros((0, 4)), None, wcs, "photutils", meta,
-                               {"flux": np.zeros(0), "peak": np.zeros(0)})
+        cat = _finder_catalog(np.zeros((0, 4)), None, wcs, "photutils", meta, {})
+        return _set_core_columns(cat, _measure(cat, sub, mask, wcs, header, pixel_rms))
     if deblend:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*deblend.*")
             segm = deblend_sources(smoothed, segm, n_pixels=int(n_pixels), n_levels=int(n_levels),
                                    contrast=contrast, progress_bar=False)
-    boxes, centroids, flux, peak = _measure(sub, segm, smoothed, mask)
-    cat = _finder_catalog(boxes, centroids, wcs, "photutils", meta, {"flux": flux, "peak": peak})
+    boxes, centroids = _segments(sub, segm, smoothed, mask)
+    cat = _finder_catalog(boxes, centroids, wcs, "photutils", meta, {})
+    _set_core_columns(cat, _measure(cat, sub, mask, wcs, header, pixel_rms))
     logger.info("photutils found %d sources", len(cat))
     return cat

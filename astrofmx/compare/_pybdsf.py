@@ -1,8 +1,8 @@
 """The PyBDSF finder, run in a process of its own."""
 
 import importlib.util
-import logging
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -106,6 +106,33 @@ def _run_pybdsf(data, hdr, options, catalog_type):
         return result
 
 
+def _orientation(sky, major, pa, wcs):
+    """Position angles (east of north) as angles counter-clockwise from +x in the pixel frame of ``wcs``."""
+    if len(sky) == 0:
+        return np.zeros(0) * u.deg
+    x0, y0 = wcs.world_to_pixel(sky)
+    x1, y1 = wcs.world_to_pixel(sky.directional_offset_by(pa, major / 2))
+    theta = np.degrees(np.arctan2(y1 - y0, x1 - x0))
+    return ((theta + 90.0) % 180.0 - 90.0) * u.deg
+
+
+def _core_columns(res, sky, major, minor, pa, wcs):
+    """PyBDSF's measurements in the names and units of `~astrofmx.measure.measure_sources`."""
+    from astropy.wcs.utils import proj_plane_pixel_scales
+
+    scale = float(np.mean(proj_plane_pixel_scales(wcs))) * u.deg / u.pix
+    jy_beam = u.Jy / u.beam
+    with np.errstate(divide="ignore", invalid="ignore"):
+        snr = res["peak"] / res["rms"]
+    # PyBDSF's E_RA, E_DEC are angular distances (pix2coord), not coordinate differences
+    return {"x_centroid_err": (res["radec_err"][:, 0] * u.deg / scale).to(u.pix),
+            "y_centroid_err": (res["radec_err"][:, 1] * u.deg / scale).to(u.pix),
+            "peak": res["peak"] * jy_beam, "peak_err": res["peak_err"] * jy_beam,
+            "flux": res["total"] * u.Jy, "flux_err": res["total_err"] * u.Jy, "peak_snr": snr,
+            "semimajor": (major / scale).to(u.pix), "semiminor": (minor / scale).to(u.pix),
+            "orientation": _orientation(sky, major, pa, wcs)}
+
+
 def find_sources_pybdsf(image, *, thresh_isl=3.0, thresh_pix=5.0, catalog_type="srl", beam=None, rms_box=None,
                         ncores=1, hdu=None, **process_kwargs):
     """Find sources with PyBDSF (``bdsf.process_image``).
@@ -145,9 +172,15 @@ def find_sources_pybdsf(image, *, thresh_isl=3.0, thresh_pix=5.0, catalog_type="
     Returns
     -------
     catalog : `~astropy.table.QTable`
-        Columns of `~astrofmx.io.make_source_catalog` (``score`` is NaN)
-        plus ``peak`` and ``flux`` (Jy/beam, Jy) and ``major``, ``minor``
-        (arcsec FWHM) and ``pa`` (deg, east of north);
+        Columns of `~astrofmx.io.make_source_catalog` (``score`` is NaN),
+        the core measurement columns `~astrofmx.measure.MEASURE_COLUMNS`,
+        all PyBDSF's own: ``peak``, ``peak_err`` (Jy/beam), ``flux``,
+        ``flux_err`` (total, Jy), ``peak_snr`` (peak over the island rms),
+        the centroid errors (PyBDSF's RA/Dec errors over the pixel scale),
+        ``semimajor``, ``semiminor`` (fitted FWHM in pixels) and
+        ``orientation`` (the position angle turned into degrees
+        counter-clockwise from +x through the WCS); and PyBDSF's ``major``,
+        ``minor`` (arcsec FWHM) and ``pa`` (deg, east of north);
         ``meta['finder'] = 'pybdsf'``.
 
     Raises
@@ -202,8 +235,8 @@ def find_sources_pybdsf(image, *, thresh_isl=3.0, thresh_pix=5.0, catalog_type="
     major = np.maximum(size[:, 0], 1e-9) * u.deg
     minor = np.maximum(size[:, 1], 1e-9) * u.deg
     boxes = ellipse_bboxes(sky, major / 2, minor / 2, size[:, 2] * u.deg, wcs=wcs)  # the FWHM ellipse
-    cat = _finder_catalog(boxes, np.stack([x, y], axis=1), wcs, "pybdsf", meta, {
-        "peak": res["peak"], "flux": res["total"], "major": major.to(u.arcsec), "minor": minor.to(u.arcsec),
-        "pa": size[:, 2] * u.deg})
+    cat = _finder_catalog(boxes, np.stack([x, y], axis=1), wcs, "pybdsf", meta,
+                          _core_columns(res, sky, major, minor, size[:, 2] * u.deg, wcs))
+    cat["major"], cat["minor"], cat["pa"] = major.to(u.arcsec), minor.to(u.arcsec), size[:, 2] * u.deg
     logger.info("PyBDSF found %d %s", len(cat), "sources" if catalog_type == "srl" else "Gaussians")
     return cat

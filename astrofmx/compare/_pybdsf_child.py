@@ -25,13 +25,18 @@ def _columns(img, catalog_type):
     n = len(objs)
     if catalog_type == "srl":
         radec = np.array([o.posn_sky_centroid for o in objs], dtype=float).reshape(n, 2)
-        peak = np.array([o.peak_flux_max for o in objs], dtype=float)
+        radec_err = np.array([o.posn_sky_centroidE for o in objs], dtype=float).reshape(n, 2)
+        peak = np.array([[o.peak_flux_max, o.peak_flux_maxE] for o in objs], dtype=float).reshape(n, 2)
+        rms = np.array([o.rms_isl for o in objs], dtype=float)
     else:
         radec = np.array([o.centre_sky for o in objs], dtype=float).reshape(n, 2)
-        peak = np.array([o.peak_flux for o in objs], dtype=float)
+        radec_err = np.array([o.centre_skyE for o in objs], dtype=float).reshape(n, 2)
+        peak = np.array([[o.peak_flux, o.peak_fluxE] for o in objs], dtype=float).reshape(n, 2)
+        rms = np.array([o.rms for o in objs], dtype=float)
     size = np.array([o.size_sky for o in objs], dtype=float).reshape(n, 3)  # FWHM maj, min, pa (deg)
-    total = np.array([o.total_flux for o in objs], dtype=float)
-    return {"radec": radec, "peak": peak, "size": size, "total": total}
+    total = np.array([[o.total_flux, o.total_fluxE] for o in objs], dtype=float).reshape(n, 2)
+    return {"radec": radec, "radec_err": radec_err, "peak": peak[:, 0], "peak_err": peak[:, 1], "size": size,
+            "total": total[:, 0], "total_err": total[:, 1], "rms": rms}
 
 
 def _run(folder):

@@ -2,9 +2,11 @@
 
 import logging
 
+import astropy.units as u
 import numpy as np
 
-from ._common import _check_box, _check_positive, _default_box, _finder_catalog, _image_meta, _renamed
+from ._common import (_as_flux, _as_peak, _check_box, _check_positive, _default_box, _finder_catalog, _image_meta,
+                      _measure, _renamed, _set_core_columns)
 from ._image import as_image, beam_fwhm_pixels
 
 __all__ = ["find_sources_sep"]
@@ -42,6 +44,17 @@ def _subtract_background(sep, data, mask, box):
     err = np.ascontiguousarray(bkg.rms(), dtype=np.float64)
     good = np.isfinite(err) & (err > 0)
     return sub, np.where(good, err, bkg.globalrms if bkg.globalrms > 0 else 1.0)
+
+
+def _own_columns(objects, measured):
+    """sep's own measurements, in the names and units of `~astrofmx.measure.measure_sources`."""
+    col = {name: np.asarray(objects[name], dtype=float) for name in ("flux", "peak", "errx2", "erry2", "a", "b",
+                                                                         "theta")}
+    theta = np.degrees(col["theta"])  # counter-clockwise from +x, as photutils' orientation
+    return {"flux": _as_flux(col["flux"], measured), "peak": _as_peak(col["peak"], measured),
+            "x_centroid_err": np.sqrt(col["errx2"]) * u.pix, "y_centroid_err": np.sqrt(col["erry2"]) * u.pix,
+            "semimajor": 2.3548 * col["a"] * u.pix, "semiminor": 2.3548 * col["b"] * u.pix,
+            "orientation": ((theta + 90.0) % 180.0 - 90.0) * u.deg}
 
 
 @_renamed(nsigma="n_sigma")
@@ -88,9 +101,15 @@ def find_sources_sep(image, *, n_sigma=None, minarea=5, background_box=None, fil
     -------
     catalog : `~astropy.table.QTable`
         Columns of `~astrofmx.io.make_source_catalog` (boxes are the
-        isophotal bounding boxes; ``score`` is NaN) plus ``flux``
-        (isophotal sum), ``peak`` and ``flag`` (SExtractor flags);
-        ``meta['finder'] = 'sep'``.
+        isophotal bounding boxes; ``score`` is NaN), the core measurement
+        columns `~astrofmx.measure.MEASURE_COLUMNS` and ``flag``
+        (SExtractor flags); ``meta['finder'] = 'sep'``.  sep's own
+        measurements give ``flux`` (isophotal sum; in Jy for Jy/beam images
+        with a beam in the header), ``peak``, the centroid errors (from
+        ``errx2``, ``erry2``), ``semimajor``, ``semiminor`` (FWHM: 2.3548
+        times sep's ``a``, ``b``) and ``orientation`` (sep's ``theta``); the
+        rest (``flux_err``, ``peak_err``, ``peak_snr``, ``area``) comes from
+        `~astrofmx.measure.measure_sources` in each box with sep's rms map.
 
     Raises
     ------
@@ -140,8 +159,8 @@ def find_sources_sep(image, *, n_sigma=None, minarea=5, background_box=None, fil
     boxes = np.stack([objects["xmin"] - 0.5, objects["ymin"] - 0.5, objects["xmax"] + 0.5,
                       objects["ymax"] + 0.5], axis=1).astype(float) if len(objects) else np.zeros((0, 4))
     cents = np.stack([objects["x"], objects["y"]], axis=1) if len(objects) else None
-    cat = _finder_catalog(boxes, cents, wcs, "sep", meta, {
-        "flux": np.asarray(objects["flux"], dtype=float), "peak": np.asarray(objects["peak"], dtype=float),
-        "flag": np.asarray(objects["flag"], dtype=np.int64)})
+    cat = _finder_catalog(boxes, cents, wcs, "sep", meta, {"flag": np.asarray(objects["flag"], dtype=np.int64)})
+    measured = _measure(cat, sub, mask, wcs, header, err)
+    _set_core_columns(cat, measured, _own_columns(objects, measured))
     logger.info("sep found %d sources", len(cat))
     return cat
