@@ -10,6 +10,7 @@ from ..utils import progress_bar as _progress_bar
 from ._model import _inference_model
 from ._postprocess import _core_mask, _measure_peaks, _same_source, _valid_at
 from ._kind import _check_kind, _resolve_kind
+from ._measure import _measure_detections
 from ._resolve import _budget_tile, _check_options, _resolve_batch_size, _resolve_detector
 from ._scale import _beam_meta, _resample_factor, _resolve_beam
 from ._tiles import _fit_normalizer, _iter_windows, _load, _model_to_image, _n_windows, _scale, _to_model
@@ -125,16 +126,31 @@ def _merge(img, found, nms_threshold):
     return boxes, scores, labels
 
 
-def _catalog(det, img, boxes, scores, labels, peaks, peak_snr, meta):
-    """The `~astrofmx.io.make_source_catalog` table of the kept detections, with peak and peak S/N."""
+def _catalog(det, img, boxes, scores, labels, peaks, peak_snr, meta, measured=None):
+    """The `~astrofmx.io.make_source_catalog` table of the kept detections, with peak and peak S/N.
+
+    ``measured`` (`_measure_detections`) gives the positions, fluxes and shapes measured with photutils
+    on the original pixels; a detection whose measurement failed (no valid pixel) keeps its box centre.
+    """
     from ..io import make_source_catalog
 
     names = np.asarray(det.config.class_names)
     label_names = names[np.asarray(labels, dtype=np.int64) - 1] if len(labels) else np.zeros(0, dtype="U16")
-    catalog = make_source_catalog(boxes, scores=scores, labels=label_names, wcs=img.wcs, meta=meta,
-                                  finder="astrofmx.detect_sources")
+    centroids = None
+    if measured is not None:
+        x = np.asarray(measured["x_centroid"].value, dtype=float)
+        y = np.asarray(measured["y_centroid"].value, dtype=float)
+        box_x, box_y = 0.5 * (boxes[:, 0] + boxes[:, 2]), 0.5 * (boxes[:, 1] + boxes[:, 3])
+        ok = np.isfinite(x) & np.isfinite(y)
+        centroids = np.stack([np.where(ok, x, box_x), np.where(ok, y, box_y)], axis=1)
+    catalog = make_source_catalog(boxes, scores=scores, labels=label_names, centroids=centroids, wcs=img.wcs,
+                                  meta=meta, finder="astrofmx.detect_sources")
     catalog["peak"] = peaks if img.unit is None else peaks * img.unit
     catalog["peak_snr"] = peak_snr
+    if measured is not None:
+        for name in ("x_centroid_err", "y_centroid_err", "peak_err", "flux", "flux_err", "semimajor", "semiminor",
+                     "orientation"):
+            catalog[name] = measured[name]
     return catalog
 
 
@@ -158,7 +174,7 @@ def _image_scale(img, beam, beam_range):
 
 def _detect_image(image, *, model=None, backbone=None, tile_size=None, overlap=None, score_threshold=None,
                   min_snr=None, nms_threshold=0.5, batch_size="auto", device=None, precision="auto",
-                  progress_bar=True, beam="auto", kind="auto"):
+                  progress_bar=True, beam="auto", kind="auto", measure=True):
     """`~astrofmx.detection.detect_sources` on one image (its arguments): the catalog."""
     from ..utils import resolve_device, resolve_precision
 
@@ -210,5 +226,7 @@ def _detect_image(image, *, model=None, backbone=None, tile_size=None, overlap=N
         "batch_size": int(batch_size),
         "runtime_s": round(elapsed, 3),
     }
+    measured = _measure_detections(img, boxes[keep], fitted, beam) if measure else None
+    meta["runtime_s"] = round(time.perf_counter() - t_start, 3)
     logger.info("detect_sources: %d sources in %d tiles (%.1f s)", int(keep.sum()), found.n_run, elapsed)
-    return _catalog(det, img, boxes[keep], scores[keep], labels[keep], peaks[keep], peak_snr[keep], meta)
+    return _catalog(det, img, boxes[keep], scores[keep], labels[keep], peaks[keep], peak_snr[keep], meta, measured)

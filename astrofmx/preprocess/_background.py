@@ -137,7 +137,7 @@ class BackgroundMesh:
                                                                              + wx * grid[y1, x1])
         return np.asarray(out, dtype=np.float32)
 
-    def window(self, y0, y1, x0, x1):
+    def window(self, y0, y1, x0, x1, *, scaled=False):
         """Background and noise maps of the window ``[y0:y1, x0:x1]`` (float32 arrays).
 
         Rows or columns past the image edge (a padded tile) get the edge values.
@@ -146,6 +146,10 @@ class BackgroundMesh:
         ----------
         y0, y1, x0, x1 : int
             The window's first and past-the-end row and column.
+        scaled : bool, optional
+            Return the maps in the units of ``pixel_scale`` (float32, the
+            units in which `PixelScale.apply` gives the pixels) instead of
+            data units.
 
         Returns
         -------
@@ -163,6 +167,8 @@ class BackgroundMesh:
         ((16, 8), True)
         """
         bkg, noise = self._scaled_window(y0, y1, x0, x1)
+        if scaled:
+            return bkg, noise
         return self.pixel_scale.to_data(bkg), self.pixel_scale.to_data_noise(noise)
 
     def _scaled_window(self, y0, y1, x0, x1):

@@ -2,6 +2,7 @@
 
 import contextlib
 import datetime
+import functools
 import os
 import tempfile
 from pathlib import Path
@@ -23,6 +24,13 @@ def get_meta():
     >>> sorted(get_meta()['version'])[:2]
     ['astrofmx', 'astropy']
     """
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    return {"date": now.isoformat(), "version": dict(_versions())}
+
+
+@functools.lru_cache(maxsize=1)
+def _versions():
+    """The package versions of `get_meta`, read once per process (each lookup reads package metadata)."""
     from importlib.metadata import PackageNotFoundError, version
 
     import astrofmx
@@ -33,8 +41,7 @@ def get_meta():
             versions[pkg] = version(pkg)
         except PackageNotFoundError:  # pragma: no cover
             versions[pkg] = None
-    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-    return {"date": now.isoformat(), "version": versions}
+    return tuple(versions.items())
 
 
 def get_cache_dir(cache_dir=None):

@@ -30,7 +30,9 @@ def tiled(trained_detector, heldout_field):
 
 
 def test_catalog_columns_meta_and_truth(tiled, trained_detector, heldout_field):
-    assert tiled.colnames == list(SOURCE_COLUMNS) + ["peak", "peak_snr"]
+    assert tiled.colnames == list(SOURCE_COLUMNS) + ["peak", "peak_snr", "x_centroid_err", "y_centroid_err",
+                                                     "peak_err", "flux", "flux_err", "semimajor", "semiminor",
+                                                     "orientation"]
     assert tiled["peak"].unit == heldout_field.truth["peak_flux"].unit
     assert np.all(np.diff(tiled["score"]) <= 0)  # sorted by decreasing score
     assert set(tiled["label"]) == {"source"}
@@ -40,6 +42,26 @@ def test_catalog_columns_meta_and_truth(tiled, trained_detector, heldout_field):
     confident = tiled[tiled["score"] >= 0.5]
     matches = crossmatch(confident, heldout_field.truth, 3 * u.pix)
     assert matches.meta["n_matched"] >= 0.5 * len(confident)
+
+
+def test_positions_and_fluxes_are_measured_on_the_pixels(tiled, heldout_field):
+    """Measured centroids lie closer to the truth than box centres; Jy/beam sums become Jy through the beam."""
+    truth = heldout_field.truth
+    bright = tiled[tiled["peak_snr"] >= 10]
+    m = crossmatch(bright, truth, 3 * u.pix)
+    assert len(m) >= 10
+    i, j = np.asarray(m["idx_catalog"]), np.asarray(m["idx_reference"])
+    tx, ty = np.asarray(truth["x_centroid"], float)[j], np.asarray(truth["y_centroid"], float)[j]
+    measured = np.hypot(bright["x_centroid"].value[i] - tx, bright["y_centroid"].value[i] - ty)
+    box_x = 0.5 * (bright["bbox_xmin"].value + bright["bbox_xmax"].value)[i]
+    box_y = 0.5 * (bright["bbox_ymin"].value + bright["bbox_ymax"].value)[i]
+    boxed = np.hypot(box_x - tx, box_y - ty)
+    assert np.median(measured) < 0.5 and np.median(measured) < np.median(boxed)
+    assert bright["flux"].unit == u.Jy and np.all(bright["flux_err"].value > 0)
+    point = np.asarray(truth["morphology"][j]) == "compact"
+    ratio = bright["flux"].to_value(u.Jy)[i][point] / truth["flux"].to_value(u.Jy)[j][point]
+    assert point.sum() >= 5 and 0.85 < np.median(ratio) < 1.15
+    assert np.all(np.isfinite(bright["x_centroid_err"].value)) and np.all(bright["x_centroid_err"].value > 0)
 
 
 def test_tiled_and_untiled_inference_agree(tiled, untiled):
@@ -59,7 +81,10 @@ def test_box_to_sky_mapping_is_exact(tiled, heldout_field):
     scale = 1.5 * u.arcsec  # pixel size of the simulated field
     np.testing.assert_allclose(tiled["width_sky"].to_value(u.arcsec), (tiled["width"].value * scale).value,
                                rtol=1e-6)
-    np.testing.assert_allclose(0.5 * (tiled["bbox_xmin"] + tiled["bbox_xmax"]).value, tiled["x_centroid"].value)
+    # the measured centroid lies inside its box
+    for axis in ("x", "y"):
+        c = tiled[f"{axis}_centroid"].value
+        assert np.all((c >= tiled[f"bbox_{axis}min"].value - 0.5) & (c <= tiled[f"bbox_{axis}max"].value + 0.5))
 
 
 def test_tile_to_image_box_mapping():
@@ -83,8 +108,11 @@ def test_no_wcs_gives_pixel_catalog_and_pixel_regions(trained_detector, heldout_
     write_ds9(cat, tmp_path / "found.reg")
     regs = Regions.read(tmp_path / "found.reg", format="ds9")
     assert len(regs) == len(cat) and all(isinstance(r, RectanglePixelRegion) for r in regs)
-    np.testing.assert_allclose([r.center.x for r in regs], cat["x_centroid"].value, atol=1e-6)
-    np.testing.assert_allclose([r.center.y for r in regs], cat["y_centroid"].value, atol=1e-6)
+    # each region is the detection's box (its centre is the box centre, not the measured centroid)
+    np.testing.assert_allclose([r.center.x for r in regs], 0.5 * (cat["bbox_xmin"] + cat["bbox_xmax"]).value,
+                               atol=1e-6)
+    np.testing.assert_allclose([r.center.y for r in regs], 0.5 * (cat["bbox_ymin"] + cat["bbox_ymax"]).value,
+                               atol=1e-6)
 
 
 def test_masked_areas_are_ignored(trained_detector, heldout_field):
@@ -163,7 +191,9 @@ def test_ds9_round_trip_with_a_wcs(tiled, heldout_field, tmp_path):
     write_ds9(tiled, tmp_path / "sky.reg", wcs=heldout_field.wcs)
     regs = Regions.read(tmp_path / "sky.reg", format="ds9")
     assert len(regs) == len(tiled)
-    sep = SkyCoord([r.center for r in regs]).separation(tiled["sky_centroid"])
+    box_centres = heldout_field.wcs.pixel_to_world(0.5 * (tiled["bbox_xmin"] + tiled["bbox_xmax"]).value,
+                                                   0.5 * (tiled["bbox_ymin"] + tiled["bbox_ymax"]).value)
+    sep = SkyCoord([r.center for r in regs]).separation(box_centres)
     assert np.all(sep < 0.01 * u.arcsec)
     assert f"text={{{tiled['score'][0]:.2f}}}" in (tmp_path / "sky.reg").read_text()  # labelled with the score
 
