@@ -73,7 +73,7 @@ def test_survey_mode_bad_input(cutouts, vit):
         embed_survey(str(cutouts / "*.nothing"), cutouts / "x", backbone=vit, **OPTS)
     with pytest.raises(ValueError, match="shard_size"):
         embed_survey(str(cutouts / "*.fits"), cutouts / "x", backbone=vit, shard_size=0, **OPTS)
-    with pytest.raises(TypeError, match="list of paths"):
+    with pytest.raises(TypeError, match="a list of them"):
         embed_survey(np.zeros((2, 8, 8)), cutouts / "x", backbone=vit, **OPTS)
     with pytest.raises(TypeError, match=r"does not take \['ids', 'output'\]"):
         embed_survey(str(cutouts / "*.fits"), cutouts / "x", backbone=vit, output="f.npy", ids=[1], **OPTS)
