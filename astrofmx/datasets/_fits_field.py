@@ -1,8 +1,10 @@
 """What the simulated radio and optical fields share: the FITS container methods, WCS header and TRUTH HDU (private)."""
 
+import dataclasses
 import logging
 
 import astropy.units as u
+import numpy as np
 from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from astropy.nddata import NDData
@@ -16,15 +18,27 @@ __all__ = []
 logger = logging.getLogger(__name__)
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
 class _SimulatedField:
-    """Mixin of the simulated-field dataclasses (fields ``data``, ``header``, ``truth``).
+    """Base of the simulated-field dataclasses: an image, its header and its truth catalog.
 
     A subclass sets ``_unit`` (the image unit) and ``_label`` (how the log
-    names it).
+    names it), and gives ``_summary`` (the noise and PSF part of the repr).
     """
+
+    data: np.ndarray
+    header: fits.Header
+    truth: QTable = None
 
     _unit = u.dimensionless_unscaled
     _label = "simulated field"
+
+    def _summary(self):
+        return ""
+
+    def __repr__(self):
+        n = "no truth" if self.truth is None else f"{len(self.truth)} sources"
+        return f"<{type(self).__name__} shape={self.data.shape} {self._summary()} seed={self.header.get('SIMSEED')} {n}>"
 
     @property
     def wcs(self):

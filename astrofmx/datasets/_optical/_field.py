@@ -15,7 +15,7 @@ from .._fits_field import _SimulatedField, _wcs_header
 __all__ = ["SimulatedOpticalField"]
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
 class SimulatedOpticalField(_SimulatedField):
     """A simulated optical/IR image, its FITS header and its truth catalog.
 
@@ -44,17 +44,12 @@ class SimulatedOpticalField(_SimulatedField):
     ('adu', 'TRUTH')
     """
 
-    data: np.ndarray
-    header: fits.Header
-    truth: QTable = None
-
     _unit = u.adu
     _label = "simulated optical field"
 
-    def __repr__(self):
-        n = "no truth" if self.truth is None else f"{len(self.truth)} sources"
-        return (f"<SimulatedOpticalField shape={self.data.shape} psf_fwhm={self.header.get('PSFFWPIX', 0):.3g} px "
-                f"sigma={self.header.get('SIMSIGMA', float('nan')):.3g} adu seed={self.header.get('SIMSEED')} {n}>")
+    def _summary(self):
+        return (f"psf_fwhm={self.header.get('PSFFWPIX', 0):.3g} px "
+                f"sigma={self.header.get('SIMSIGMA', float('nan')):.3g} adu")
 
     @property
     def psf_fwhm(self):

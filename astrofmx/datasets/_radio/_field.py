@@ -3,16 +3,13 @@
 import dataclasses
 
 import astropy.units as u
-import numpy as np
-from astropy.io import fits
-from astropy.table import QTable
 
 from .._fits_field import _SimulatedField, _wcs_header
 
 __all__ = ["SimulatedRadioField"]
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
 class SimulatedRadioField(_SimulatedField):
     """A simulated radio image, its FITS header and its truth catalog.
 
@@ -39,17 +36,11 @@ class SimulatedRadioField(_SimulatedField):
     (<Quantity 6. arcsec>, 'TRUTH')
     """
 
-    data: np.ndarray
-    header: fits.Header
-    truth: QTable = None
-
     _unit = u.Jy / u.beam
     _label = "simulated field"
 
-    def __repr__(self):
-        n = "no truth" if self.truth is None else f"{len(self.truth)} sources"
-        return (f"<SimulatedRadioField shape={self.data.shape} rms={self.header.get('SIMRMS', float('nan')):.3g} "
-                f"Jy/beam seed={self.header.get('SIMSEED')} {n}>")
+    def _summary(self):
+        return f"rms={self.header.get('SIMRMS', float('nan')):.3g} Jy/beam"
 
     @property
     def rms(self):
