@@ -33,6 +33,14 @@ class _SimulatedField:
     _unit = u.dimensionless_unscaled
     _label = "simulated field"
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # the API reference (automodapi, inherited members off) lists a class's own members only: give each
+        # public field class the shared ones, unless it overrides them
+        for name in ("wcs", "to_hdu", "to_nddata", "to_hdulist", "write"):
+            if name not in cls.__dict__:
+                setattr(cls, name, _SimulatedField.__dict__[name])
+
     def _summary(self):
         return ""
 
