@@ -6,7 +6,7 @@ from astropy.table import QTable
 
 from ._optical import SimulatedOpticalField
 from ._radio import SimulatedRadioField
-from ._radio._field import _truth_from_hdu_table
+from ._fits_field import _truth_from_hdu_table
 
 __all__ = ["read_simulated_field"]
 

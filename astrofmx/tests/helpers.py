@@ -1,9 +1,9 @@
-"""Helpers for astrofmx's tests: counting live objects to prove memory bounds."""
+"""Helpers for astrofmx's tests: counting live objects to prove memory bounds, and failing a hang."""
 
 import threading
 import weakref
 
-__all__ = ["LiveCounter"]
+__all__ = ["LiveCounter", "finishes"]
 
 
 class LiveCounter:
@@ -66,3 +66,32 @@ class LiveCounter:
 
     def __repr__(self):
         return f"LiveCounter(live={self.live}, peak={self.peak}, total={self.total})"
+
+
+def finishes(func, *args, limit=60.0, **kwargs):
+    """Run ``func(*args, **kwargs)`` in a thread; fail if it is still running after ``limit`` seconds (a hang).
+
+    Returns what ``func`` returns and raises what it raises. The thread is a
+    daemon, so a hung call does not keep the test process alive.
+
+    Examples
+    --------
+    >>> from astrofmx.tests.helpers import finishes
+    >>> finishes(sum, [1, 2, 3], limit=5)
+    6
+    """
+    result = {}
+
+    def target():
+        try:
+            result["value"] = func(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - re-raised in the calling thread
+            result["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(limit)
+    assert not thread.is_alive(), f"{getattr(func, '__name__', func)} did not return within {limit} s"
+    if "error" in result:
+        raise result["error"]
+    return result["value"]

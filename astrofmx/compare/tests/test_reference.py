@@ -80,13 +80,19 @@ def test_generic_tables_and_errors(tmp_path):
         read_reference_catalog(t, wcs=WCS(naxis=2))
 
 
-def test_sky_ellipse_bbox_rotation():
-    """The FWHM-ellipse boxes read_reference_catalog makes: ellipse_bboxes with half the FWHM axes."""
+def _tan_wcs():
+    """1 arcsec TAN pixels centred on (150, 2) deg at pixel (50, 50)."""
     wcs = WCS(naxis=2)
     wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
     wcs.wcs.cdelt = [-1 / 3600, 1 / 3600]
     wcs.wcs.crval = [150, 2]
     wcs.wcs.crpix = [51, 51]
+    return wcs
+
+
+def test_sky_ellipse_bbox_rotation():
+    """The FWHM-ellipse boxes read_reference_catalog makes: ellipse_bboxes with half the FWHM axes."""
+    wcs = _tan_wcs()
     c = SkyCoord([150] * 3, [2] * 3, unit="deg")
     boxes = ellipse_bboxes(c, [10, 10, 10] * u.arcsec / 2, [4, 4, 10] * u.arcsec / 2, [0, 90, 30] * u.deg, wcs=wcs)
     w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
@@ -96,11 +102,7 @@ def test_sky_ellipse_bbox_rotation():
 
 def test_generic_pixel_catalog_with_a_wcs():
     """A generic catalog with pixel columns only keeps them when a WCS is given, and gains sky positions."""
-    wcs = WCS(naxis=2)
-    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
-    wcs.wcs.cdelt = [-1 / 3600, 1 / 3600]
-    wcs.wcs.crval = [150, 2]
-    wcs.wcs.crpix = [51, 51]
+    wcs = _tan_wcs()
     ref = read_reference_catalog(Table({"xcentroid": [50.0, 60.0], "ycentroid": [50.0, 40.0]}), wcs=wcs)
     np.testing.assert_allclose(ref["x_centroid"].value, [50.0, 60.0])
     np.testing.assert_allclose(ref["y_centroid"].value, [50.0, 40.0])

@@ -48,6 +48,20 @@ def _density(name, value):
     return value
 
 
+def _check_population(population, count_name):
+    """Checks shared by the star and galaxy populations; returns ``(snr_min, snr_max, powerlaw_index)``."""
+    if getattr(population, count_name) is not None and population.density is not None:
+        raise ValueError(f"give {count_name} or density, not both")
+    snr_min = _positive_number("snr_min", population.snr_min)
+    snr_max = _positive_number("snr_max", population.snr_max)
+    if snr_max <= snr_min:
+        raise ValueError(f"snr_max must exceed snr_min ({snr_min}), got {snr_max!r}")
+    index = _positive_number("powerlaw_index", population.powerlaw_index)
+    if index <= 1.0:
+        raise ValueError(f"powerlaw_index must be > 1, got {index!r}")
+    return snr_min, snr_max, index
+
+
 @dataclasses.dataclass(frozen=True)
 class OpticalPSF:
     """A Moffat point-spread function with wings, slight ellipticity and optional diffraction spikes.
@@ -161,14 +175,7 @@ class StarPopulation:
     powerlaw_index: float = 1.8
 
     def __post_init__(self):
-        if self.n_stars is not None and self.density is not None:
-            raise ValueError("give n_stars or density, not both")
-        snr_min, snr_max = _positive_number("snr_min", self.snr_min), _positive_number("snr_max", self.snr_max)
-        if snr_max <= snr_min:
-            raise ValueError(f"snr_max must exceed snr_min ({snr_min}), got {snr_max!r}")
-        index = _positive_number("powerlaw_index", self.powerlaw_index)
-        if index <= 1.0:
-            raise ValueError(f"powerlaw_index must be > 1, got {index!r}")
+        snr_min, snr_max, index = _check_population(self, "n_stars")
         _set(self, n_stars=_count("n_stars", self.n_stars), density=_density("density", self.density),
              crowded=bool(self.crowded), snr_min=snr_min, snr_max=snr_max, powerlaw_index=index)
 
@@ -223,14 +230,7 @@ class GalaxyPopulation:
     blend_fraction: float = 0.1
 
     def __post_init__(self):
-        if self.n_galaxies is not None and self.density is not None:
-            raise ValueError("give n_galaxies or density, not both")
-        snr_min, snr_max = _positive_number("snr_min", self.snr_min), _positive_number("snr_max", self.snr_max)
-        if snr_max <= snr_min:
-            raise ValueError(f"snr_max must exceed snr_min ({snr_min}), got {snr_max!r}")
-        index = _positive_number("powerlaw_index", self.powerlaw_index)
-        if index <= 1.0:
-            raise ValueError(f"powerlaw_index must be > 1, got {index!r}")
+        snr_min, snr_max, index = _check_population(self, "n_galaxies")
         r_eff = _range("r_eff", self.r_eff, 1e-3)
         axis_ratio = _range("axis_ratio", self.axis_ratio, 0.05, 1.0)
         _set(self, n_galaxies=_count("n_galaxies", self.n_galaxies), density=_density("density", self.density),

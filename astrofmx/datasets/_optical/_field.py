@@ -1,27 +1,22 @@
 """The simulated optical/IR field: container, FITS header and truth catalog."""
 
 import dataclasses
-import logging
 import warnings
 
 import astropy.units as u
 import numpy as np
 from astropy.coordinates import SkyCoord
 from astropy.io import fits
-from astropy.nddata import NDData
 from astropy.table import QTable
 from astropy.wcs import WCS
 
-from ...utils import atomic_write
-from .._radio._field import _truth_to_hdu
+from .._fits_field import _SimulatedField, _wcs_header
 
 __all__ = ["SimulatedOpticalField"]
 
-logger = logging.getLogger(__name__)
 
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class SimulatedOpticalField:
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class SimulatedOpticalField(_SimulatedField):
     """A simulated optical/IR image, its FITS header and its truth catalog.
 
     Made by `simulate_optical_field` or `random_optical_field`;
@@ -49,19 +44,12 @@ class SimulatedOpticalField:
     ('adu', 'TRUTH')
     """
 
-    data: np.ndarray
-    header: fits.Header
-    truth: QTable = None
+    _unit = u.adu
+    _label = "simulated optical field"
 
-    def __repr__(self):
-        n = "no truth" if self.truth is None else f"{len(self.truth)} sources"
-        return (f"<SimulatedOpticalField shape={self.data.shape} psf_fwhm={self.header.get('PSFFWPIX', 0):.3g} px "
-                f"sigma={self.header.get('SIMSIGMA', float('nan')):.3g} adu seed={self.header.get('SIMSEED')} {n}>")
-
-    @property
-    def wcs(self):
-        """The celestial `~astropy.wcs.WCS` of the image."""
-        return WCS(self.header)
+    def _summary(self):
+        return (f"psf_fwhm={self.header.get('PSFFWPIX', 0):.3g} px "
+                f"sigma={self.header.get('SIMSIGMA', float('nan')):.3g} adu")
 
     @property
     def psf_fwhm(self):
@@ -73,77 +61,10 @@ class SimulatedOpticalField:
         """Background noise rms (sky Poisson noise and read noise) as a Quantity in ADU."""
         return self.header["SIMSIGMA"] * u.adu
 
-    def to_hdu(self):
-        """The image as a `~astropy.io.fits.PrimaryHDU` (data and header are copied).
-
-        Examples
-        --------
-        >>> from astrofmx.datasets import simulate_optical_field
-        >>> simulate_optical_field((32, 32), seed=0, n_stars=1, n_galaxies=0).to_hdu().header["INSTRUME"]
-        'ASTROFMX-CCD'
-        """
-        return fits.PrimaryHDU(self.data.copy(), header=self.header.copy())
-
-    def to_nddata(self):
-        """The image as `~astropy.nddata.NDData` with its WCS, unit ADU and the header as ``meta``.
-
-        Examples
-        --------
-        >>> from astrofmx.datasets import simulate_optical_field
-        >>> simulate_optical_field((32, 32), seed=0, n_stars=1, n_galaxies=0).to_nddata().unit
-        Unit("adu")
-        """
-        return NDData(self.data, wcs=self.wcs, unit=u.adu, meta=dict(self.header))
-
-    def to_hdulist(self):
-        """`~astropy.io.fits.HDUList`: the image, then the truth catalog in a ``TRUTH`` table HDU.
-
-        Examples
-        --------
-        >>> from astrofmx.datasets import simulate_optical_field
-        >>> [h.name for h in simulate_optical_field((32, 32), seed=0, n_stars=1, n_galaxies=0).to_hdulist()]
-        ['PRIMARY', 'TRUTH']
-        """
-        hdus = [self.to_hdu()]
-        if self.truth is not None:
-            hdus.append(_truth_to_hdu(self.truth))
-        return fits.HDUList(hdus)
-
-    def write(self, path, *, overwrite=False):
-        """Write the image and the truth catalog to one FITS file (`read_simulated_field` reads it).
-
-        Parameters
-        ----------
-        path : str or `pathlib.Path`
-            Output file.
-        overwrite : bool, optional
-            Replace an existing file; otherwise `FileExistsError`.
-
-        Examples
-        --------
-        >>> import tempfile, pathlib
-        >>> from astrofmx.datasets import read_simulated_field, simulate_optical_field
-        >>> path = pathlib.Path(tempfile.mkdtemp()) / "optical.fits"
-        >>> simulate_optical_field((32, 32), seed=0, n_stars=2, n_galaxies=0).write(path)
-        >>> type(read_simulated_field(path)).__name__
-        'SimulatedOpticalField'
-        """
-        with atomic_write(path, overwrite=overwrite, suffix=".fits") as tmp:
-            self.to_hdulist().writeto(tmp, overwrite=True)
-        logger.info("wrote simulated optical field to %s", path)
-
 
 def _make_header(shape, grid, psf, detector, filter_name):
     """Image header: TAN (or SIN) WCS of ``grid``, the PSF and the camera."""
-    ny, nx = shape
-    header = fits.Header()
-    for key, value in (("SIMPLE", True), ("BITPIX", -32), ("NAXIS", 2), ("NAXIS1", nx), ("NAXIS2", ny),
-                       ("CTYPE1", f"RA---{grid.projection}"), ("CTYPE2", f"DEC--{grid.projection}"),
-                       ("CRVAL1", grid.center[0]), ("CRVAL2", grid.center[1]),
-                       ("CRPIX1", nx / 2.0 + 0.5), ("CRPIX2", ny / 2.0 + 0.5),
-                       ("CDELT1", -grid.pixel_scale / 3600.0), ("CDELT2", grid.pixel_scale / 3600.0),
-                       ("CUNIT1", "deg"), ("CUNIT2", "deg"), ("RADESYS", "ICRS"), ("EQUINOX", 2000.0)):
-        header[key] = value
+    header = _wcs_header(shape, grid)
     fwhm_arcsec = psf.fwhm * grid.pixel_scale
     header["BUNIT"] = ("adu", "image unit: analog-to-digital units, sky included")
     header["TELESCOP"] = ("SIMULATED-OPTICAL", "simulated ground-based optical/IR telescope")

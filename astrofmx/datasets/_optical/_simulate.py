@@ -12,7 +12,7 @@ import logging
 import numpy as np
 from scipy import ndimage
 
-from ...utils import get_meta
+from .._fits_field import _stamp_header
 from .._radio import ImageGrid
 from .._radio._checks import _check_rng, _check_shape, _positive_number
 from ._config import GalaxyPopulation, OpticalDetector, OpticalPSF, SkyBackground, StarPopulation
@@ -162,10 +162,7 @@ def simulate_optical_field(shape=(512, 512), *, seed=None, psf=None, stars=None,
 
     header = _make_header(shape, grid, psf, detector, filter_name)
     params = _parameters(recorded_seed, sigma, sky, stars, galaxies, detector, box_nsigma, rows, n_hot, n_cr)
-    for key, (value, comment) in params.items():
-        header[key] = (value, comment)
-    meta = get_meta()
-    header["HISTORY"] = f"simulated by astrofmx {meta['version']['astrofmx']} simulate_optical_field on {meta['date']}"
+    meta = _stamp_header(header, params, "simulate_optical_field")
     truth = None
     if return_truth:
         saturated, bleed_boxes = _saturated_stars(rows, model, image, detector.saturation)

@@ -12,7 +12,7 @@ import logging
 import astropy.units as u
 import numpy as np
 
-from ...utils import get_meta
+from .._fits_field import _stamp_header
 from ._artefacts import _add_artefacts
 from ._checks import _check_rng, _check_shape, _positive
 from ._config import _resolve_settings
@@ -248,10 +248,7 @@ def simulate_radio_field(shape=(512, 512), *, seed=None, population=None, beam=N
     pb_src = _add_noise(image, noise, pb_center, beam_px.cov, grid.pixel_scale, xs, ys, rng_noise)
 
     params = _simulation_parameters(recorded_seed, n, settings, box_nsigma, pb_center, diffuse)
-    for key, (value, comment) in params.items():
-        header[key] = (value, comment)
-    meta = get_meta()
-    header["HISTORY"] = f"simulated by astrofmx {meta['version']['astrofmx']} simulate_radio_field on {meta['date']}"
+    meta = _stamp_header(header, params, "simulate_radio_field")
 
     truth = None
     if return_truth:

@@ -1,6 +1,5 @@
 """detect_sources gives the same catalog whatever the image's units, and never hangs (issues 12, 16)."""
 
-import threading
 
 import numpy as np
 import pytest
@@ -8,28 +7,10 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from astrofmx.io import FLT_MAX
+from astrofmx.tests.helpers import finishes
 
 #: a log-uniform factor between 1e-30 and 1e30
 FACTORS = st.floats(-30.0, 30.0).map(lambda e: 10.0 ** e)
-
-
-def finishes(func, *args, limit=60.0, **kwargs):
-    """Run ``func`` in a thread; fail if it is still running after ``limit`` seconds (a hang)."""
-    result = {}
-
-    def target():
-        try:
-            result["value"] = func(*args, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - reported to the test below
-            result["error"] = exc
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    thread.join(limit)
-    assert not thread.is_alive(), f"{getattr(func, '__name__', func)} did not return within {limit} s"
-    if "error" in result:
-        raise result["error"]
-    return result["value"]
 
 
 def _detect(image):

@@ -1,7 +1,6 @@
 """Intensity-scale invariance and termination of the background mesh and the normalizers (issues 12, 16)."""
 
 import logging
-import threading
 
 import numpy as np
 import pytest
@@ -10,30 +9,12 @@ from hypothesis import strategies as st
 
 from astrofmx.io import FLT_MAX, load_image
 from astrofmx.preprocess import PixelScale, estimate_background_mesh, get_preset, list_presets
+from astrofmx.tests.helpers import finishes
 
 from .conftest import make_field
 
 #: a log-uniform factor between 1e-30 and 1e30
 FACTORS = st.floats(-30.0, 30.0).map(lambda e: 10.0 ** e)
-
-
-def finishes(func, *args, limit=60.0, **kwargs):
-    """Run ``func`` in a thread; fail if it is still running after ``limit`` seconds (a hang)."""
-    result = {}
-
-    def target():
-        try:
-            result["value"] = func(*args, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - reported to the test below
-            result["error"] = exc
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    thread.join(limit)
-    assert not thread.is_alive(), f"{getattr(func, '__name__', func)} did not return within {limit} s"
-    if "error" in result:
-        raise result["error"]
-    return result["value"]
 
 
 @pytest.fixture(scope="module")
