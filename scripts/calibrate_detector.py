@@ -104,6 +104,14 @@ def f1_curve(calibrated, real, field_of, n_bright, bright_hits, thresholds):
     return np.array(rows)
 
 
+def _breakpoints(x, y, decimals=5):
+    """The isotonic fit as ``[[raw, calibrated], ...]``, raw strictly increasing (a step becomes one point)."""
+    rx, ry = np.round(np.asarray(x, float), decimals), np.round(np.asarray(y, float), decimals)
+    keys, start = np.unique(rx, return_index=True)
+    ends = list(start[1:]) + [len(rx)]
+    return [[float(k), float(ry[a:b].mean())] for k, a, b in zip(keys, start, ends)]
+
+
 def reliability(calibrated, real, n_bins=10):
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     which = np.clip(np.digitize(calibrated, edges) - 1, 0, n_bins - 1)
@@ -201,9 +209,7 @@ def main(argv=None):
     if args.dry_run:
         return 0
     config = json.loads((model_dir / "config.json").read_text())
-    # breakpoints rounded to 4 decimals, duplicates dropped: a small, readable table
-    pts = sorted({(round(float(a), 4), round(float(b), 4)) for a, b in zip(x, y)})
-    config["config"]["score_calibration"] = [list(pt) for pt in pts]
+    config["config"]["score_calibration"] = _breakpoints(x, y)
     config["config"]["score_threshold"] = float(best[0])
     (model_dir / "config.json").write_text(json.dumps(config, indent=2))
     meta["calibration"] = {

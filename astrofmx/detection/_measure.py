@@ -89,7 +89,12 @@ def _measure_detections(img, boxes, fitted, beam):
         return None
     mesh = _mesh(img, fitted)
     beam = _measurement_beam(img, beam)
-    if beam is not None and (unit is None or not unit.is_equivalent(u.Jy / u.beam)):
+    if beam is not None and unit is None:
+        # a restored radio image with no BUNIT: Jy/beam is the convention (PyBDSF, Aegean assume it too)
+        logger.warning("the image has a restoring beam but no BUNIT: its pixels are taken to be in Jy/beam, so "
+                       "flux is in Jy; set BUNIT in the header if they are not")
+        unit = u.Jy / u.beam
+    if beam is not None and not unit.is_equivalent(u.Jy / u.beam):
         beam = None  # the beam only converts Jy/beam sums to Jy
     parts, order = [], []
     for idx in _blocks(boxes):
@@ -107,5 +112,6 @@ def _measure_detections(img, boxes, fitted, beam):
             value = factor.to_data_noise(col.value if isinstance(col, u.Quantity) else np.asarray(col))
             col = value * col.unit if isinstance(col, u.Quantity) else value
         out[name] = col
+    out["unit"] = unit  # the pixel unit the measurement used (Jy/beam assumed for a beam without BUNIT)
     return out
 

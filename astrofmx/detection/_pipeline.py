@@ -145,7 +145,8 @@ def _catalog(det, img, boxes, scores, labels, peaks, peak_snr, meta, measured=No
         centroids = np.stack([np.where(ok, x, box_x), np.where(ok, y, box_y)], axis=1)
     catalog = make_source_catalog(boxes, scores=scores, labels=label_names, centroids=centroids, wcs=img.wcs,
                                   meta=meta, finder="astrofmx.detect_sources")
-    catalog["peak"] = peaks if img.unit is None else peaks * img.unit
+    unit = img.unit if img.unit is not None or measured is None else measured["unit"]
+    catalog["peak"] = peaks if unit is None else peaks * unit
     catalog["peak_snr"] = peak_snr
     if measured is not None:
         for name in ("x_centroid_err", "y_centroid_err", "peak_err", "flux", "flux_err", "semimajor", "semiminor",
