@@ -81,6 +81,25 @@ def simulated_suite(quick):
     return fields
 
 
+def optical_suite(quick):
+    """Simulated optical/IR fields (`simulate_optical_field`) of several PSFs and crowding, unseen in training."""
+    import astropy.units as u
+
+    from astrofmx.datasets import OpticalPSF, simulate_optical_field
+
+    size = 256 if quick else 512
+    grid = [(2.5, 60, 20), (3.5, 150, 30), (4.5, 40, 15), (3.0, 300, 40), (5.5, 80, 25), (2.8, 120, 10)]
+    if quick:
+        grid = grid[:3]
+    fields = []
+    for k, (fwhm, n_stars, n_galaxies) in enumerate(grid):
+        f = simulate_optical_field((size, size), seed=900100 + k, psf=OpticalPSF(fwhm=fwhm), n_stars=n_stars,
+                                   n_galaxies=n_galaxies)
+        label = f"optical psf={fwhm}px stars={n_stars} galaxies={n_galaxies}"
+        fields.append((label, f.to_hdu(), f.truth, fwhm * u.pix))
+    return fields
+
+
 def real_suite():
     import astropy.units as u
     from astropy.io import fits
@@ -141,6 +160,34 @@ def timing_field(size, threads, tmp, timeout):
     return rows
 
 
+def _score_fields(fields):
+    """Every finder on simulated fields, scored against their truth; prints rows and the mean per finder."""
+    out, totals = {}, {f: [] for f in FINDERS}
+    for label, img, truth, radius in fields:
+        for name in FINDERS:
+            t0 = time.perf_counter()
+            try:
+                cat = run_finder(name, img)
+            except Exception as exc:  # a finder failing is a result, not a crash of the benchmark
+                print(f"{label:44s} {name:9s} failed: {exc!s:.60}")
+                continue
+            wall = time.perf_counter() - t0
+            m = score_simulated(cat, truth, radius) | {"wall": wall}
+            totals[name].append(m)
+            out.setdefault(label, {})[name] = m
+            print(f"{label:44s} {name:9s} {m['n']:5d} {m['completeness']:6.3f} {m['purity']:6.3f} {m['f1']:6.3f} "
+                  f"{wall:7.2f}")
+    print("-" * 90)
+    for name in FINDERS:
+        if totals[name]:
+            mean = {k: float(np.mean([m[k] for m in totals[name]])) for k in ("completeness", "purity", "f1", "wall")}
+            out.setdefault("mean", {})[name] = mean
+            print(f"{'mean (' + str(len(totals[name])) + ' fields)':44s} {name:9s} {'':5s} "
+                  f"{mean['completeness']:6.3f} {mean['purity']:6.3f} {mean['f1']:6.3f} {mean['wall']:7.2f}")
+    print("-" * 90)
+    return out
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="small simulated fields and a 2k timing field")
@@ -152,33 +199,11 @@ def main(argv=None):
     import torch
 
     torch.set_num_threads(args.threads)
-    results = {"simulated": {}, "real": {}, "timing": {}}
+    results = {"simulated": {}, "optical": {}, "real": {}, "timing": {}}
 
     print(f"{'image':44s} {'finder':9s} {'n':>5s} {'compl':>6s} {'purity':>6s} {'F1':>6s} {'wall s':>7s}")
-    sims = simulated_suite(args.quick)
-    totals = {f: [] for f in FINDERS}
-    for label, img, truth, radius in sims:
-        for name in FINDERS:
-            t0 = time.perf_counter()
-            try:
-                cat = run_finder(name, img)
-            except Exception as exc:  # a finder failing is a result, not a crash of the benchmark
-                print(f"{label:44s} {name:9s} failed: {exc!s:.60}")
-                continue
-            wall = time.perf_counter() - t0
-            m = score_simulated(cat, truth, radius) | {"wall": wall}
-            totals[name].append(m)
-            results["simulated"].setdefault(label, {})[name] = m
-            print(f"{label:44s} {name:9s} {m['n']:5d} {m['completeness']:6.3f} {m['purity']:6.3f} {m['f1']:6.3f} "
-                  f"{wall:7.2f}")
-    print("-" * 90)
-    for name in FINDERS:
-        if totals[name]:
-            mean = {k: float(np.mean([m[k] for m in totals[name]])) for k in ("completeness", "purity", "f1", "wall")}
-            results["simulated"].setdefault("mean", {})[name] = mean
-            print(f"{'simulated mean (' + str(len(totals[name])) + ' fields)':44s} {name:9s} {'':5s} "
-                  f"{mean['completeness']:6.3f} {mean['purity']:6.3f} {mean['f1']:6.3f} {mean['wall']:7.2f}")
-    print("-" * 90)
+    for key, fields in (("simulated", simulated_suite(args.quick)), ("optical", optical_suite(args.quick))):
+        results[key] = _score_fields(fields)
 
     from astrofmx.compare import match_metrics
 
