@@ -27,14 +27,15 @@ def test_shipped_files_and_metadata():
     assert 1_000_000 < size < MAX_MODEL_BYTES
     meta = get_default_detector_metadata()
     assert meta["command"].startswith("python scripts/train_default_detector.py")
-    assert meta["data"]["simulator"] == "astrofmx.datasets.simulate_radio_field"
+    assert meta["data"]["simulators"] == ["astrofmx.datasets.random_radio_field",
+                                          "astrofmx.datasets.random_optical_field"]
     assert 0.0 < meta["val_metrics"]["map_50"] <= 1.0
     assert meta["weights_dtype"] == "float16"
     config = json.loads((DEFAULT_DETECTOR_PATH / "config.json").read_text())["config"]
     assert config["normalizer"] == "radio-local" and config["weights"] is None and config["min_snr"] == 5.0
     # the metadata's configuration is the shipped one, and each training stage is recorded
     assert meta["config"]["normalizer"] == config["normalizer"] and meta["config"]["min_snr"] == config["min_snr"]
-    assert [s["lr"] for s in meta["stages"]] == [2e-3, 2e-4]
+    assert [s["lr"] for s in meta["stages"]] == [1e-3, 2e-4]
 
 
 def test_loads_offline_by_path_and_is_cached():
