@@ -53,6 +53,16 @@ def _row_text(catalog, index, label_format):
                          f"available: {sorted(fields)}") from None
 
 
+def _check_finite(*columns):
+    """A region file must not hold ``box(nan, ...)``: name the rows whose position or size is not finite."""
+    bad = ~np.all([np.isfinite(np.asarray(c, dtype=float)) for c in columns], axis=0)
+    if np.any(bad):
+        rows = np.flatnonzero(bad)
+        raise ValueError(f"{rows.size} catalog row(s) have a NaN or infinite position or box size (rows "
+                         f"{rows[:10].tolist()}{' ...' if rows.size > 10 else ''}); remove them "
+                         "(e.g. catalog[np.isfinite(catalog['x_centroid'])]) before writing regions")
+
+
 def to_regions(catalog, *, wcs=None, frame="auto", label_format="{score:.2f}", color=None):
     """Convert a source catalog into DS9-ready rectangle regions.
 
@@ -142,6 +152,7 @@ def to_regions(catalog, *, wcs=None, frame="auto", label_format="{score:.2f}", c
             y = 0.5 * (_values(catalog["bbox_ymin"], u.pix) + _values(catalog["bbox_ymax"], u.pix))
         w = _values(catalog["width"], u.pix)
         h = _values(catalog["height"], u.pix)
+        _check_finite(x, y, w, h)
         for i in range(n):
             meta = {}
             text = _row_text(catalog, i, label_format)
@@ -161,6 +172,7 @@ def to_regions(catalog, *, wcs=None, frame="auto", label_format="{score:.2f}", c
             raise ValueError(f"sky_centroid must be a SkyCoord column, got {type(centers).__name__}")
         w = catalog["width_sky"].to(u.arcsec)
         h = catalog["height_sky"].to(u.arcsec)
+        _check_finite(centers.spherical.lon.deg, centers.spherical.lat.deg, w.value, h.value)
         for i in range(n):
             meta = {}
             text = _row_text(catalog, i, label_format)

@@ -2,6 +2,7 @@
 
 import warnings
 
+import astropy.units as u
 import numpy as np
 from astropy.coordinates import SkyCoord
 from astropy.nddata import Cutout2D, NDData, NoOverlapError, PartialOverlapError
@@ -71,6 +72,17 @@ def _iter_cutouts(img, items, size, mode, fill_value):
                       AstrofmxWarning)
 
 
+def _check_size(size):
+    """A cutout size must be one or two positive, finite numbers (pixels or an angle)."""
+    value = size.value if isinstance(size, u.Quantity) else size
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"size must be a number, a (ny, nx) pair or a Quantity, got {size!r}") from None
+    if arr.ndim > 1 or arr.size not in (1, 2) or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        raise ValueError(f"size must be one or two positive numbers (pixels, or an angle), got {size!r}")
+
+
 def make_cutouts(image, positions, size, *, mode="pad", fill_value=np.nan, lazy=False):
     """Cut out square or rectangular stamps around positions, each with its own WCS.
 
@@ -133,6 +145,7 @@ def make_cutouts(image, positions, size, *, mode="pad", fill_value=np.nan, lazy=
     """
     if mode not in _MODES:
         raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
+    _check_size(size)
     img = image if isinstance(image, NDData) and np.ndim(image.data) == 2 else load_image(image)
     items, _ = _positions(positions, img.wcs)
     gen = _iter_cutouts(img, items, size, mode, fill_value)

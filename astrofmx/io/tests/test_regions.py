@@ -295,3 +295,15 @@ def test_ds9_loads_empty_region_file(ds9, tmp_path):
     ds9.set("regions", "delete", "all")
     ds9.set("regions", "load", str(fname))
     assert len(_ds9_boxes(ds9, "image")) == 0
+
+
+def test_nan_boxes_are_refused_not_written(tmp_path):
+    """write_ds9 never writes box(nan, ...): the rows are named and nothing is written."""
+    from astrofmx.io import make_source_catalog, write_ds9
+
+    cat = make_source_catalog([[10, 20, 14, 26], [30, 30, 34, 36]], scores=[0.9, 0.8])
+    cat["x_centroid"][1] = np.nan * cat["x_centroid"].unit
+    cat["bbox_xmin"][1] = np.nan * cat["bbox_xmin"].unit
+    with pytest.raises(ValueError, match=r"row\(s\) have a NaN.*\[1\]"):
+        write_ds9(cat, tmp_path / "bad.reg")
+    assert not (tmp_path / "bad.reg").exists()

@@ -76,3 +76,11 @@ def test_angular_size_and_errors(radio_field):
         make_cutouts(radio_field, [(1, 2, 3)], 4)
     with pytest.raises(ValueError, match="positions must be finite"):
         make_cutouts(radio_field, [(np.nan, 2)], 4)
+
+
+@pytest.mark.parametrize("size", [0, -5, (32, 0), float("nan"), [[1, 2], [3, 4]], 0 * u.arcsec])
+def test_bad_cutout_size_is_refused(size):
+    """A zero, negative or NaN size raises ValueError naming the value (not a 0x0 cutout, not astropy's error)."""
+    image = np.zeros((64, 64), dtype=np.float32)
+    with pytest.raises(ValueError, match="size must be one or two positive numbers"):
+        make_cutouts(image, [(10, 10)], size)
