@@ -5,8 +5,8 @@ shapes come from photutils on the original pixels, through
 `~astrofmx.measure.measure_sources`. So that a memory-mapped mosaic stays
 within a few tiles of memory, the boxes are measured in blocks: each block
 of the image is read (with a margin holding its boxes whole), and its
-background and noise come from the detector's normalizer mesh, which the
-detection has already fitted.
+background and noise come from the local mesh the detection has already
+fitted (the detector's normalizer mesh, or the one its peak S/N used).
 """
 
 import logging
@@ -33,13 +33,6 @@ def _measurement_beam(img, beam):
     if isinstance(beam, Beam):
         return beam
     return read_beam(img.meta) if img.meta is not None else None
-
-
-def _mesh(img, fitted):
-    from ..preprocess import BackgroundMesh, estimate_background_mesh
-
-    mesh = getattr(fitted, "background", None)
-    return mesh if isinstance(mesh, BackgroundMesh) else estimate_background_mesh(img.data, img.mask, box_size=48)
 
 
 def _blocks(boxes):
@@ -79,7 +72,7 @@ def _measure_block(img, mesh, boxes, beam, unit):
     return cat
 
 
-def _measure_detections(img, boxes, fitted, beam):
+def _measure_detections(img, boxes, mesh, beam):
     """The measured columns of every box (a dict of arrays/Quantities in box order), fluxes in data units."""
     import astropy.units as u
 
@@ -87,7 +80,6 @@ def _measure_detections(img, boxes, fitted, beam):
     unit = img.unit if isinstance(getattr(img, "unit", None), u.UnitBase) else None
     if n == 0:
         return None
-    mesh = _mesh(img, fitted)
     beam = _measurement_beam(img, beam)
     if beam is not None and unit is None:
         # a restored radio image with no BUNIT: Jy/beam is the convention (PyBDSF, Aegean assume it too)

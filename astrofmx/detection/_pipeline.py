@@ -8,7 +8,7 @@ import numpy as np
 
 from ..utils import progress_bar as _progress_bar
 from ._model import _inference_model
-from ._postprocess import _core_mask, _measure_peaks, _same_source, _valid_at
+from ._postprocess import _core_mask, _local_mesh, _measure_peaks, _same_source, _valid_at
 from ._kind import _check_kind, _resolve_kind
 from ._measure import _measure_detections
 from ._resolve import _budget_tile, _check_options, _resolve_batch_size, _resolve_detector
@@ -201,7 +201,8 @@ def _detect_image(image, *, model=None, backbone=None, tile_size=None, overlap=N
                        precision=precision, score_threshold=score_threshold, progress_bar=progress_bar,
                        resample=resample)
     boxes, scores, labels = _merge(img, found, nms_threshold)
-    peaks, peak_snr, py, px = _measure_peaks(img, boxes, fitted)
+    mesh = _local_mesh(img, fitted)  # one local background/noise for the peak S/N and the measurement
+    peaks, peak_snr, py, px = _measure_peaks(img, boxes, mesh)
     keep = _same_source(boxes, py, px)
     if min_snr:
         keep &= peak_snr >= min_snr
@@ -227,7 +228,7 @@ def _detect_image(image, *, model=None, backbone=None, tile_size=None, overlap=N
         "batch_size": int(batch_size),
         "runtime_s": round(elapsed, 3),
     }
-    measured = _measure_detections(img, boxes[keep], fitted, beam) if measure else None
+    measured = _measure_detections(img, boxes[keep], mesh, beam) if measure else None
     meta["runtime_s"] = round(time.perf_counter() - t_start, 3)
     logger.info("detect_sources: %d sources in %d tiles (%.1f s)", int(keep.sum()), found.n_run, elapsed)
     return _catalog(det, img, boxes[keep], scores[keep], labels[keep], peaks[keep], peak_snr[keep], meta, measured)

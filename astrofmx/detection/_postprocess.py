@@ -19,6 +19,17 @@ def _core_mask(centres, tile_centres, own):
     return np.isclose(nearest, own)
 
 
+def _local_mesh(img, fitted):
+    """The local background and noise mesh: ``fitted`` itself or its normalizer's mesh (``'radio-local'``),
+    else one of 48-pixel boxes estimated here (streamed, as BANE and SExtractor do)."""
+    from ..preprocess import BackgroundMesh, estimate_background_mesh
+
+    if isinstance(fitted, BackgroundMesh):
+        return fitted
+    mesh = getattr(fitted, "background", None)
+    return mesh if isinstance(mesh, BackgroundMesh) else estimate_background_mesh(img.data, img.mask, box_size=48)
+
+
 def _measure_peaks(img, boxes, fitted):
     """Peak value and peak signal-to-noise ratio inside each box (NaN where the box has no valid pixel).
 
@@ -27,7 +38,6 @@ def _measure_peaks(img, boxes, fitted):
     and SExtractor do), so a source is judged against the noise around it.
     """
     from ..io import is_blank_value
-    from ..preprocess import BackgroundMesh, estimate_background_mesh
 
     n = len(boxes)
     peaks, snr = np.full(n, np.nan), np.full(n, np.nan)
@@ -35,9 +45,7 @@ def _measure_peaks(img, boxes, fitted):
     py, px = np.full(n, -1), np.full(n, -1)
     if n == 0:
         return peaks, snr, py, px
-    mesh = getattr(fitted, "background", None)
-    if not isinstance(mesh, BackgroundMesh):
-        mesh = estimate_background_mesh(img.data, img.mask, box_size=48)
+    mesh = _local_mesh(img, fitted)
     ny, nx = img.data.shape
     band = 0
     for i in np.argsort(boxes[:, 1], kind="stable"):  # top to bottom: a memory map is read band by band
