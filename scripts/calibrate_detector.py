@@ -55,8 +55,8 @@ def collect(det, seeds, size, beam_range, optical_fraction, min_snr):
     scores, real, field_of, n_bright, bright_hits = [], [], [], [], []
     for k, seed in enumerate(seeds):
         kind = "optical" if np.random.default_rng([int(seed), 11]).random() < optical_fraction else "radio"
-        data, boxes_all, st = train.training_field(kind, seed, size, beam_range, 0.0)
-        _, bright_boxes, _ = train.training_field(kind, seed, size, beam_range, min_snr)
+        data, boxes_all, snr, st = train.scaled_field(kind, seed, size, beam_range)
+        bright_boxes = boxes_all[snr >= min_snr]
         radius = max(1.5, float(np.clip(st["native_beam_px"] * st["factor"], *beam_range))) * u.pix
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -84,8 +84,8 @@ def beam_pixels(header):
     return float(header["PSFFWPIX"])
 
 
-def training_field(kind, seed, size, beam_range, min_snr):
-    """One field of ``kind`` at the detector's scale; returns (data, boxes, settings)."""
+def scaled_field(kind, seed, size, beam_range):
+    """One field of ``kind`` at the detector's scale: (data, truth boxes, truth peak S/N, settings)."""
     from astrofmx.preprocess import resample_image
 
     simulate = _simulator(kind)
@@ -95,7 +95,7 @@ def training_field(kind, seed, size, beam_range, min_snr):
     factor = 1.0 if lo <= native <= hi else float(rng.uniform(lo, hi)) / native
     n = int(np.clip(round(size / factor), 96, 2048))
     field = simulate((n, n), seed=int(seed))
-    truth = field.truth[np.asarray(field.truth["snr"], float) >= min_snr]
+    truth = field.truth
     boxes = np.stack([np.asarray(truth[c], float) for c in ("bbox_xmin", "bbox_ymin", "bbox_xmax", "bbox_ymax")],
                      axis=1).reshape(-1, 4)
     data = np.asarray(field.data, dtype=np.float32)
@@ -103,8 +103,15 @@ def training_field(kind, seed, size, beam_range, min_snr):
         data, mapping = resample_image(data, factor=factor, interpolation="area" if factor < 1 else "bilinear")
         boxes = np.asarray(mapping.boxes_to_model(boxes), float).reshape(-1, 4) if len(boxes) else boxes
     settings = {"kind": kind, "seed": int(seed), "native_beam_px": round(native, 3), "factor": round(factor, 4),
-                "shape": list(data.shape), "n_targets": int(len(boxes))}
-    return data, boxes, settings
+                "shape": list(data.shape)}
+    return data, boxes, np.asarray(truth["snr"], float), settings
+
+
+def training_field(kind, seed, size, beam_range, min_snr):
+    """One field of ``kind`` at the detector's scale, targets of peak S/N >= ``min_snr``: (data, boxes, settings)."""
+    data, boxes, snr, settings = scaled_field(kind, seed, size, beam_range)
+    boxes = boxes[snr >= min_snr]
+    return data, boxes, {**settings, "n_targets": int(len(boxes))}
 
 
 def make_fields(seeds, size, min_snr, beam_range, optical_fraction):
