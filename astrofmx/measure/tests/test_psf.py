@@ -64,6 +64,19 @@ def test_saturated_stars_rejected():
     assert estimate_psf(saturated).fwhm == pytest.approx(4.0, rel=0.12)
 
 
+@pytest.mark.parametrize(("fwhm", "seed"), [(2.5, 900100), (4.5, 900102), (5.5, 900104)])
+def test_hot_pixels_and_cosmic_rays_are_not_the_psf(fwhm, seed):
+    """Optical fields with hot pixels and cosmic-ray hits (1-px-sharp peaks, more numerous than the
+    isolated stars) give the stars' PSF, not a sub-pixel one (it gave 0.5-0.8 px on these fields)."""
+    from astrofmx.datasets import OpticalPSF, simulate_optical_field
+
+    field = simulate_optical_field((512, 512), seed=seed, psf=OpticalPSF(fwhm=fwhm), n_stars=60, n_galaxies=20,
+                                   return_truth=False)
+    assert field.header["SIMNCR"] > 0
+    # a Gaussian fitted to a Moffat core is ~10% wider than its FWHM
+    assert estimate_psf(field.data).fwhm == pytest.approx(1.1 * fwhm, rel=0.15)
+
+
 def _photutils_fwhm(img):
     """Median circular FWHM from photutils' `fit_fwhm` on the 6th to 25th brightest peaks (below saturated cores)."""
     from photutils.detection import find_peaks
