@@ -90,5 +90,59 @@ def test_inference_model_scales_budgets_and_shares_weights():
     assert big.rpn._pre_nms_top_n["testing"] == 245 and big.rpn._post_nms_top_n["testing"] == 123
     assert big.roi_heads.detections_per_img == 74
     assert det.model.rpn._pre_nms_top_n["testing"] == 100  # the detector itself is untouched
-    assert big.roi_heads.box_predictor is det.model.roi_heads.box_predictor and big.backbone is det.model.backbone
+    assert big.roi_heads.box_predictor is det.model.roi_heads.box_predictor
+    # the CNN backbone runs as a folded copy that follows the detector's own (see _fast_pyramid)
+    assert big.backbone.dtype_source() is det.model.backbone
     assert not big.training
+
+
+def _with_running_statistics(det, seed=0):
+    """Random batch-norm running statistics and affine parameters, so that folding them changes the weights."""
+    gen = torch.Generator().manual_seed(seed)
+    for m in det.model.backbone.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            n = m.num_features
+            m.running_mean.copy_(torch.randn(n, generator=gen) * 0.5)
+            m.running_var.copy_(torch.rand(n, generator=gen) + 0.5)
+            m.weight.data.copy_(torch.rand(n, generator=gen) + 0.5)
+            m.bias.data.copy_(torch.randn(n, generator=gen) * 0.2)
+    return det.eval()
+
+
+def test_inference_backbone_folds_batch_norms_and_gives_the_same_maps():
+    from astrofmx.detection._fuse import _fast_pyramid
+
+    det = _with_running_statistics(_tiny("resnet18", "scratch"))
+    pyramid = det.model.backbone
+    fast = _fast_pyramid(pyramid)
+    assert fast is not pyramid and fast.channels_last
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in pyramid.modules()) > 5  # the original is untouched
+    x = torch.randn(3, 3, 96, 96, generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        ref, out = pyramid(x), fast(x)
+    for k in ref:
+        assert torch.allclose(out[k], ref[k], rtol=1e-4, atol=1e-4 * float(ref[k].abs().max()))
+    # the copy follows the original's autocast setting (FasterRCNNDetector.autocast sets it there)
+    with det.autocast("bf16", "cpu"):
+        assert fast.dtype_source() is pyramid and pyramid.autocast_dtype == torch.bfloat16
+
+
+def test_vit_backbones_run_unchanged_at_inference():
+    from astrofmx.detection._fuse import _fast_pyramid
+
+    det = _tiny("msn", "scratch")
+    assert _fast_pyramid(det.model.backbone) is det.model.backbone
+
+
+def test_detections_equal_with_and_without_the_folded_backbone(monkeypatch):
+    from astrofmx.datasets import simulate_radio_field
+    from astrofmx.detection import _model, detect_sources
+
+    det = _with_running_statistics(_tiny("resnet18", "scratch", score_threshold=0.0), seed=2)
+    image = simulate_radio_field((128, 128), seed=5, n_sources=8).data
+    fast = detect_sources(image, model=det, progress_bar=False, min_snr=0)
+    monkeypatch.setattr(_model, "_fast_pyramid", lambda pyramid: pyramid)
+    plain = detect_sources(image, model=det, progress_bar=False, min_snr=0)
+    assert len(fast) == len(plain) > 0
+    assert torch.allclose(torch.as_tensor(fast["score"]), torch.as_tensor(plain["score"]), atol=1e-4)
