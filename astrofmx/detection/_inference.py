@@ -108,7 +108,11 @@ def detect_sources(image, *, model=None, backbone=None, tile_size=None, overlap=
         serves both). 'auto' decides from the header (BUNIT such as Jy/beam,
         a beam, a frequency axis, TELESCOP/INSTRUME, optical keywords such as
         FILTER or EXPTIME); ``meta["kind"]`` and ``meta["kind_reason"]``
-        record the choice.
+        record the choice. The kind also picks the measured position
+        (``meta["centroid"]``): a quadratic fit to the peak for radio images
+        (what Gaussian-fitting radio finders report), the flux-weighted
+        barycentre of the footprint for optical/IR ones (SExtractor's and
+        photutils' convention); see `~astrofmx.measure.measure_sources`.
     output_dir : str or `~pathlib.Path`, optional
         Deprecated: with a list of files, a tuple of paths or a glob pattern
         and ``output_dir`` (and ``parallel``, ``resume``, ``output_format``),

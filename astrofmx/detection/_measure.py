@@ -45,7 +45,7 @@ def _blocks(boxes):
     return np.split(order, starts[1:])
 
 
-def _measure_block(img, mesh, boxes, beam, unit):
+def _measure_block(img, mesh, boxes, beam, unit, centroid="quad"):
     """`measure_sources` of ``boxes`` on the window that holds them; positions back in image pixels."""
     from ..io import is_blank_value, release_mapped_pages
     from ..measure import measure_sources
@@ -65,15 +65,23 @@ def _measure_block(img, mesh, boxes, beam, unit):
     wcs = img.wcs.celestial[y0:y1, x0:x1] if img.wcs is not None and img.wcs.has_celestial else None
     local = boxes - np.array([x0, y0, x0, y0], dtype=float)
     cat = measure_sources(data, local, mask=mask, background=bkg, rms=rms, beam=beam if wcs is not None else None,
-                          wcs=wcs, unit=unit)
+                          wcs=wcs, unit=unit, centroid=centroid)
     release_mapped_pages(img.data)
     cat["x_centroid"] += x0 * cat["x_centroid"].unit
     cat["y_centroid"] += y0 * cat["y_centroid"].unit
     return cat
 
 
-def _measure_detections(img, boxes, mesh, beam):
-    """The measured columns of every box (a dict of arrays/Quantities in box order), fluxes in data units."""
+#: the centroid of each kind of image: radio catalogs (Aegean, PyBDSF) give Gaussian-fit peaks, which the
+#: quadratic peak fit follows; optical ones (SExtractor's X_IMAGE, photutils' SourceCatalog) give barycentres
+CENTROIDS = {"radio": "quad", "optical": "moment"}
+
+
+def _measure_detections(img, boxes, mesh, beam, centroid="quad"):
+    """The measured columns of every box (a dict of arrays/Quantities in box order), fluxes in data units.
+
+    ``centroid`` is `~astrofmx.measure.measure_sources`' ('quad' or 'moment'; see `CENTROIDS`).
+    """
     import astropy.units as u
 
     n = len(boxes)
@@ -90,7 +98,7 @@ def _measure_detections(img, boxes, mesh, beam):
         beam = None  # the beam only converts Jy/beam sums to Jy
     parts, order = [], []
     for idx in _blocks(boxes):
-        parts.append(_measure_block(img, mesh, boxes[idx], beam, unit))
+        parts.append(_measure_block(img, mesh, boxes[idx], beam, unit, centroid))
         order.append(idx)
     from astropy.table import vstack
 

@@ -10,7 +10,7 @@ from ..utils import progress_bar as _progress_bar
 from ._model import _inference_model
 from ._postprocess import _core_mask, _local_mesh, _measure_peaks, _same_source, _valid_at
 from ._kind import _check_kind, _resolve_kind
-from ._measure import _measure_detections
+from ._measure import CENTROIDS, _measure_detections
 from ._resolve import _budget_tile, _check_options, _resolve_batch_size, _resolve_detector
 from ._scale import _beam_meta, _resample_factor, _resolve_beam
 from ._tiles import _fit_normalizer, _iter_windows, _load, _model_to_image, _n_windows, _scale, _to_model
@@ -228,7 +228,9 @@ def _detect_image(image, *, model=None, backbone=None, tile_size=None, overlap=N
         "batch_size": int(batch_size),
         "runtime_s": round(elapsed, 3),
     }
-    measured = _measure_detections(img, boxes[keep], mesh, beam) if measure else None
+    if measure:
+        meta["centroid"] = CENTROIDS[kind]
+    measured = _measure_detections(img, boxes[keep], mesh, beam, meta.get("centroid")) if measure else None
     meta["runtime_s"] = round(time.perf_counter() - t_start, 3)
     logger.info("detect_sources: %d sources in %d tiles (%.1f s)", int(keep.sum()), found.n_run, elapsed)
     return _catalog(det, img, boxes[keep], scores[keep], labels[keep], peaks[keep], peak_snr[keep], meta, measured)

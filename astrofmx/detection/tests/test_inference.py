@@ -64,6 +64,26 @@ def test_positions_and_fluxes_are_measured_on_the_pixels(tiled, heldout_field):
     assert np.all(np.isfinite(bright["x_centroid_err"].value)) and np.all(bright["x_centroid_err"].value > 0)
 
 
+def test_the_kind_of_image_picks_the_centroid(trained_detector, heldout_field):
+    """Radio images get the quadratic peak fit, optical ones the barycentre, each equal to measure_sources'."""
+    from astrofmx.measure import measure_sources
+
+    image = heldout_field.data
+    boxes = None
+    for kind, centroid in (("radio", "quad"), ("optical", "moment")):
+        cat = detect_sources(image, model=trained_detector, kind=kind, score_threshold=0.3, beam=None, **QUIET)
+        assert cat.meta["kind"] == kind and cat.meta["centroid"] == centroid and len(cat) >= 5
+        if boxes is None:
+            boxes = np.stack([cat[f"bbox_{k}"].value for k in ("xmin", "ymin", "xmax", "ymax")], axis=1)
+            quad = cat
+    moment = cat
+    assert np.array_equal(moment["bbox_xmin"], quad["bbox_xmin"])  # the same boxes, measured two ways
+    assert np.any(np.abs(moment["x_centroid"] - quad["x_centroid"]).value > 1e-3)
+    direct = measure_sources(image, boxes, centroid="moment")  # its own global background: close, not equal
+    diff = np.abs(moment["x_centroid"].value - direct["x_centroid"].value)
+    assert np.isfinite(diff).sum() >= len(diff) // 2 and np.nanmedian(diff) < 0.05
+
+
 def test_tiled_and_untiled_inference_agree(tiled, untiled):
     """Confident detections of one pass are found by the other, at the same place."""
     assert len(untiled) >= 10
