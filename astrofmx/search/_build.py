@@ -204,34 +204,54 @@ def run_inputs(path, meta, inputs, *, model, catalog, ids, parallel, progress_ba
     return _ingest(path, meta, [(str(r["input"]), Path(str(r["output"]))) for r in done]), len(failed)
 
 
-def _ingest(path, meta, finished):
+def _ingest(path, meta, finished, chunk_rows=100000):
     """Append the finished per-input results not ingested yet, then commit ``meta`` (returns rows added)."""
     from astropy.coordinates import SkyCoord
     from astropy.table import QTable, vstack
 
     done = set(meta["ingested"])
     new = [(name, out) for name, out in finished if out.name not in done]
-    parts = []
+    columns = {key: [] for key in ("file", "hdu", "row", "x", "y", "ra", "dec", "size_sky")}
+    pending, n_pending, added = [], 0, 0
+
+    def flush():
+        nonlocal pending, n_pending
+        if pending:
+            _store.append_rows(path, dict(meta, n=meta["n"] + added - n_pending),
+                               np.concatenate([p["vector"] for p in pending]),
+                               np.concatenate([p["thumb"] for p in pending]))
+        pending, n_pending = [], 0
+
     for name, out in new:
         arr = np.load(out, mmap_mode="r", allow_pickle=False)
         if arr.dtype.names is None or arr["vector"].shape[1:] != (meta["dim"],):
             raise ValueError(f"{out} is not an index result of this index (dimension {meta['dim']}); remove it")
-        _store.append_rows(path, meta, arr["vector"], arr["thumb"])
-        table = QTable({"file": np.full(len(arr), name, dtype=object).astype(str), "hdu": arr["hdu"],
-                        "catalog_row": arr["row"], "x_centroid": arr["x"], "y_centroid": arr["y"],
-                        "sky_centroid": SkyCoord(arr["ra"], arr["dec"], unit="deg", frame="icrs"),
-                        "size_sky": arr["size_sky"]})
-        table["size_sky"].unit = "arcsec"
-        parts.append(table)
-        meta["n"] += len(arr)
-        meta["ingested"].append(out.name)
-    if not parts:
+        arr = np.asarray(arr)
+        pending.append(arr)
+        n_pending += len(arr)
+        added += len(arr)
+        columns["file"].append(np.full(len(arr), name, dtype=object))
+        for key in ("hdu", "row", "x", "y", "ra", "dec", "size_sky"):
+            columns[key].append(arr[key])
+        if n_pending >= chunk_rows:
+            flush()
+    flush()
+    if not new:
         return 0
+    cols = {key: np.concatenate(values) if values else np.zeros(0) for key, values in columns.items()}
+    table = QTable({"file": cols["file"].astype(str), "hdu": cols["hdu"].astype(np.int32),
+                    "catalog_row": cols["row"].astype(np.int64), "x_centroid": cols["x"], "y_centroid": cols["y"],
+                    "sky_centroid": SkyCoord(cols["ra"], cols["dec"], unit="deg", frame="icrs"),
+                    "size_sky": cols["size_sky"]})
+    table["size_sky"].unit = "arcsec"
     old = _store.read_sources(path)
-    table = vstack(([old] if old is not None and len(old) else []) + parts, join_type="exact")
+    if old is not None and len(old):
+        table = vstack([old, table], join_type="exact")
     _store.write_sources(path, table)
+    meta["n"] += added
+    meta["ingested"].extend(out.name for _, out in new)
     _store.write_meta(path, meta)
-    return sum(len(p) for p in parts)
+    return added
 
 
 def _prepare(output, overwrite):
