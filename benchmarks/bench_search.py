@@ -203,7 +203,8 @@ def bench_mirabest(args):
     for label, name, weights in candidates:
         with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
             t0 = time.perf_counter()
-            index = build_index(list(images), output=Path(tmp) / "mb", catalog="center", backbone=_backbone(name, weights),
+            index = build_index(list(images), output=Path(tmp) / "mb", catalog="center",
+                                backbone=_backbone(name, weights),
                                 cutout_size=150, normalizer="radio", progress_bar=False, batch_size=32)
             took = time.perf_counter() - t0
             precision = []
@@ -233,7 +234,7 @@ def _inject(image, x, y, kind, peak, beam_px, rng):
 
 
 def simulated_survey(n_fields, n_sources, n_inject, seed=0, shape=(256, 256)):
-    """Simulated radio fields with ``n_inject`` rings / giant doubles spread over them; (images, catalogs, is_injected)."""
+    """Radio fields with ``n_inject`` rings / giant doubles spread over them: (images, catalogs, is_injected)."""
     from astropy.nddata import NDData
     from astropy.table import QTable
 

@@ -11,5 +11,6 @@ user's `SourceIndex.feedback`.
 """
 
 from ._anomaly import *  # noqa: F401, F403
+from ._api import *  # noqa: F401, F403
 from ._build import *  # noqa: F401, F403
 from ._index import *  # noqa: F401, F403

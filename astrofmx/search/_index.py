@@ -10,42 +10,9 @@ from . import _store
 from ._build import _thumb, embed_cutouts, resolve_backbone, run_inputs
 from ._vectors import exact_search, graph_search, load_graph, update_graph
 
-__all__ = ["SourceIndex", "load_index"]
+__all__ = ["SourceIndex"]
 
 logger = logging.getLogger(__name__)
-
-
-def load_index(path):
-    """Open an index written by `build_index`.
-
-    Parameters
-    ----------
-    path : str or path-like
-        The index folder: ``index.json`` (metadata: backbone name, weights
-        and fingerprint, dimension, cutout size), ``vectors.f32`` (the unit
-        vectors, memory-mapped), ``thumbs.u8`` (display stamps),
-        ``sources.ecsv`` (provenance), ``ann.hnsw`` (the approximate graph of
-        a large index), ``labels.ecsv`` (feedback) and ``batch/`` (the
-        per-input results of the batch engine, which make builds resumable).
-
-    Returns
-    -------
-    index : `SourceIndex`
-
-    Raises
-    ------
-    ValueError
-        If ``path`` is not an index folder.
-
-    Examples
-    --------
-    >>> from astrofmx.search import load_index
-    >>> load_index("/nonexistent")  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    ValueError: '/nonexistent' is not a source index (no index.json); build one with ...
-    """
-    return SourceIndex(path)
 
 
 class SourceIndex:
