@@ -11,45 +11,48 @@ __all__ = ["anomaly_scores"]
 logger = logging.getLogger(__name__)
 
 METHODS = ("iforest", "lof", "knn")
-#: vectors are reduced to this many principal components before IsolationForest / LOF
-_PCA_DIM = 32
 _FIT_SAMPLE = 100000
 
 
-def _reduced(vectors, seed):
+def _reduced(vectors, n_components, seed):
+    """The vectors on their first ``n_components`` principal components, whitened (unchanged if not larger)."""
     from sklearn.decomposition import PCA
 
     n, dim = vectors.shape
-    if dim <= _PCA_DIM or n <= _PCA_DIM:
+    if dim <= n_components or n <= n_components:
         return np.asarray(vectors, dtype=np.float32)
     rng = np.random.default_rng(seed)
     fit = np.asarray(vectors[np.sort(rng.choice(n, min(n, _FIT_SAMPLE), replace=False))], dtype=np.float32)
-    pca = PCA(n_components=_PCA_DIM, random_state=seed).fit(fit)
+    pca = PCA(n_components=n_components, whiten=True, random_state=seed).fit(fit)
     return np.concatenate([pca.transform(np.asarray(vectors[s:s + 65536], dtype=np.float32))
                            for s in range(0, n, 65536)]).astype(np.float32)
 
 
-def anomaly_scores(vectors, method="iforest", *, seed=0, n_neighbors=20, search=None):
+def anomaly_scores(vectors, method="iforest", *, n_components=16, seed=0, n_neighbors=20):
     """An anomaly score per vector (larger = stranger).
+
+    The vectors are first projected on their ``n_components`` leading
+    principal components and whitened (each component scaled to unit
+    variance), so that a source stands out by an unusual combination of
+    features rather than by the few directions where the embeddings vary
+    most (brightness, mostly).
 
     Parameters
     ----------
     vectors : array-like
-        ``(N, D)`` unit vectors (e.g. `SourceIndex.vectors`).
+        ``(N, D)`` vectors (e.g. `SourceIndex.vectors`).
     method : {'iforest', 'lof', 'knn'}, optional
         ``'iforest'``: scikit-learn's `~sklearn.ensemble.IsolationForest`
         (minus its ``score_samples``); ``'lof'``:
         `~sklearn.neighbors.LocalOutlierFactor` (minus
-        ``negative_outlier_factor_``); both on the first 32 principal
-        components of the vectors. ``'knn'``: the mean cosine distance to the
+        ``negative_outlier_factor_``); ``'knn'``: the mean distance to the
         ``n_neighbors`` nearest other vectors.
+    n_components : int, optional
+        Principal components kept (no projection when ``D`` is not larger).
     seed : int, optional
         Random state of IsolationForest and of the PCA sample.
     n_neighbors : int, optional
         Neighbours of LOF and kNN.
-    search : callable, optional
-        ``search(queries, k) -> (distances, rows)`` used by ``'knn'``
-        (`SourceIndex.search`, approximate on large indexes); default exact.
 
     Returns
     -------
@@ -67,7 +70,6 @@ def anomaly_scores(vectors, method="iforest", *, seed=0, n_neighbors=20, search=
     >>> from astrofmx.search import anomaly_scores
     >>> rng = np.random.default_rng(0)
     >>> vectors = np.vstack([rng.normal([1, 0, 0], 0.05, (50, 3)), [[0.0, 0.0, 1.0]]])
-    >>> vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     >>> [int(np.argmax(anomaly_scores(vectors, m, n_neighbors=5))) for m in ("iforest", "lof", "knn")]
     [50, 50, 50]
     """
@@ -75,24 +77,21 @@ def anomaly_scores(vectors, method="iforest", *, seed=0, n_neighbors=20, search=
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     n = len(vectors)
     if n < 2:
-        raise ValueError(f"anomaly scores need at least 2 sources, the index has {n}")
+        raise ValueError(f"anomaly scores need at least 2 sources, got {n}")
+    if isinstance(n_components, bool) or not isinstance(n_components, (int, np.integer)) or n_components < 1:
+        raise ValueError(f"n_components must be a positive integer, got {n_components!r}")
     k = int(min(n_neighbors, n - 1))
+    x = _reduced(vectors, int(n_components), seed)
     if method == "knn":
-        if search is None:
-            from ._vectors import exact_search as _exact
+        from sklearn.neighbors import NearestNeighbors
 
-            def search(q, kk):
-                return _exact(vectors, q, kk)
-
-        scores = np.empty(n)
-        for start in range(0, n, 4096):
-            q = np.asarray(vectors[start:start + 4096], dtype=np.float32)
-            dist, rows = search(q, k + 1)
-            own = rows == np.arange(start, start + len(q))[:, None]
-            dist = np.where(own, np.nan, dist)
-            scores[start:start + len(q)] = np.nanmean(np.maximum(dist, 0)[:, :k + 1], axis=1)
-        return scores
-    x = _reduced(vectors, seed)
+        dist, rows = NearestNeighbors(n_neighbors=k + 1).fit(x).kneighbors(x)
+        own = rows == np.arange(n)[:, None]
+        # each point is its own nearest neighbour, except among exact duplicates: drop one column per row
+        drop = np.where(own.any(axis=1), np.argmax(own, axis=1), k)
+        keep = np.ones_like(own)
+        keep[np.arange(n), drop] = False
+        return dist[keep].reshape(n, k).mean(axis=1).astype(np.float64)
     if method == "iforest":
         from sklearn.ensemble import IsolationForest
 
@@ -160,24 +159,33 @@ def _relevance(vectors, labels):
     return closeness if y[0] == 1 else 1 - closeness
 
 
-def rank_outliers(index, *, n, method, seed, n_neighbors, feedback_weight):
+def rank_outliers(index, *, n, method, seed, n_neighbors, n_components, feedback_weight, max_masked):
     if len(index) == 0:
         raise ValueError(f"the index {str(index.path)!r} is empty: add sources with index.add(inputs) first")
     if not 0 <= feedback_weight <= 1:
         raise ValueError(f"feedback_weight must lie in [0, 1], got {feedback_weight!r}")
-    scores = anomaly_scores(index.vectors, method, seed=seed, n_neighbors=n_neighbors,
-                            search=lambda q, k: index.search(q, k))
+    masked = np.asarray(index._sources["masked_fraction"]) if "masked_fraction" in index._sources.colnames \
+        else np.zeros(len(index))
+    eligible = np.flatnonzero(masked <= max_masked)
+    if len(eligible) < 2:
+        raise ValueError(f"only {len(eligible)} of the {len(index)} sources have at most {max_masked:.0%} of their "
+                         "cutout masked (off the image edge or blank): raise max_masked to rank the others")
+    vectors = index.vectors if len(eligible) == len(index) else index.vectors[eligible]
+    scores = anomaly_scores(vectors, method, n_components=n_components, seed=seed, n_neighbors=n_neighbors)
     anomaly = _rank01(scores)
     labels = read_labels(index)
     label = np.full(len(index), -1, np.int64)
     label[np.asarray(labels["row"], dtype=np.int64)] = labels["label"]
+    label = label[eligible]
     if len(labels):
-        relevance = _relevance(index.vectors, labels)
+        relevance = _relevance(index.vectors, labels)[eligible]
         score = (1 - feedback_weight) * anomaly + feedback_weight * _rank01(relevance)
     else:
-        relevance, score = np.full(len(index), np.nan), anomaly
+        relevance, score = np.full(len(eligible), np.nan), anomaly
     top = np.argsort(-score, kind="stable")[:n]
-    table = index._table(top, {"rank": np.arange(1, len(top) + 1), "score": score[top], "anomaly": anomaly[top],
-                               "anomaly_score": scores[top], "relevance": relevance[top], "label": label[top]})
-    table.meta.update(method=method, n_labels=len(labels), feedback_weight=feedback_weight)
+    table = index._table(eligible[top], {"rank": np.arange(1, len(top) + 1), "score": score[top],
+                                         "anomaly": anomaly[top], "anomaly_score": scores[top],
+                                         "relevance": relevance[top], "label": label[top]})
+    table.meta.update(method=method, n_labels=len(labels), feedback_weight=feedback_weight,
+                      n_ranked=len(eligible), n_masked_out=len(index) - len(eligible))
     return table

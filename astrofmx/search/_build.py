@@ -109,7 +109,7 @@ def _thumb(data, size):
 
 
 def _dtype(dim, thumb_size):
-    return np.dtype([("x", "f8"), ("y", "f8"), ("ra", "f8"), ("dec", "f8"), ("size_sky", "f8"), ("hdu", "i4"),
+    return np.dtype([("x", "f8"), ("y", "f8"), ("ra", "f8"), ("dec", "f8"), ("size_sky", "f8"), ("masked", "f4"), ("hdu", "i4"),
                      ("row", "i8"), ("vector", "f4", (dim,)), ("thumb", "u1", (thumb_size, thumb_size))])
 
 
@@ -146,6 +146,7 @@ def _index_one(image, *, model, catalog, options):
     cutouts = make_cutouts(img, xy, size, mode="pad")
     out["vector"] = embed_cutouts(cutouts, model, options)
     out["thumb"] = np.stack([_thumb(c.data, tsize) for c in cutouts])
+    out["masked"] = [0.0 if c.mask is None else float(np.mean(c.mask)) for c in cutouts]
     out["x"], out["y"], out["row"], out["hdu"] = xy[:, 0], xy[:, 1], rows, hdu
     out["ra"] = out["dec"] = out["size_sky"] = np.nan
     if img.wcs is not None and img.wcs.has_celestial:
@@ -212,7 +213,7 @@ def _ingest(path, meta, finished, chunk_rows=100000):
 
     done = set(meta["ingested"])
     new = [(name, out) for name, out in finished if out.name not in done]
-    columns = {key: [] for key in ("file", "hdu", "row", "x", "y", "ra", "dec", "size_sky")}
+    columns = {key: [] for key in ("file", "hdu", "row", "x", "y", "ra", "dec", "size_sky", "masked")}
     pending, n_pending, added = [], 0, 0
 
     def flush():
@@ -232,7 +233,7 @@ def _ingest(path, meta, finished, chunk_rows=100000):
         n_pending += len(arr)
         added += len(arr)
         columns["file"].append(np.full(len(arr), name, dtype=object))
-        for key in ("hdu", "row", "x", "y", "ra", "dec", "size_sky"):
+        for key in ("hdu", "row", "x", "y", "ra", "dec", "size_sky", "masked"):
             columns[key].append(arr[key])
         if n_pending >= chunk_rows:
             flush()
@@ -243,7 +244,7 @@ def _ingest(path, meta, finished, chunk_rows=100000):
     table = QTable({"file": cols["file"].astype(str), "hdu": cols["hdu"].astype(np.int32),
                     "catalog_row": cols["row"].astype(np.int64), "x_centroid": cols["x"], "y_centroid": cols["y"],
                     "sky_centroid": SkyCoord(cols["ra"], cols["dec"], unit="deg", frame="icrs"),
-                    "size_sky": cols["size_sky"]})
+                    "size_sky": cols["size_sky"], "masked_fraction": cols["masked"].astype(np.float32)})
     table["size_sky"].unit = "arcsec"
     old = _store.read_sources(path)
     if old is not None and len(old):

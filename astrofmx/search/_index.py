@@ -367,8 +367,14 @@ class SourceIndex:
         table.meta["query_row"] = -1 if row is None else row
         return table
 
-    def outliers(self, n=50, method="iforest", *, seed=0, n_neighbors=20, feedback_weight=0.5):
+    def outliers(self, n=50, method="iforest", *, n_components=16, seed=0, n_neighbors=20, feedback_weight=0.5,
+                 max_masked=0.05):
         """The ``n`` most anomalous sources, ranked: see `astrofmx.search.anomaly_scores` for the methods.
+
+        Sources whose cutout has more than ``max_masked`` of its pixels
+        masked (cut by the image edge, or blank) are left out: a half-empty
+        cutout looks stranger than any source to every method
+        (``meta['n_masked_out']`` counts them).
 
         With feedback (`feedback`), the ranking blends the anomaly score with
         the predicted interest of each source (Astronomaly's idea): ``score =
@@ -397,8 +403,8 @@ class SourceIndex:
         """
         from ._anomaly import rank_outliers
 
-        return rank_outliers(self, n=n, method=method, seed=seed, n_neighbors=n_neighbors,
-                             feedback_weight=feedback_weight)
+        return rank_outliers(self, n=n, method=method, seed=seed, n_neighbors=n_neighbors, n_components=n_components,
+                             feedback_weight=feedback_weight, max_masked=max_masked)
 
     def feedback(self, rows, labels):
         """Mark sources interesting (1/True) or not (0/False); later outlier rankings learn from it.

@@ -36,10 +36,10 @@ def test_outliers_ranked_table(stamps_index):
         assert ranked["rank"].tolist() == [1, 2, 3, 4, 5] and len(set(ranked["row"])) == 5
         assert np.all(np.diff(ranked["score"]) <= 0) and ranked.meta["method"] == method
         assert np.all(ranked["label"] == -1) and np.all(np.isnan(ranked["relevance"]))
-    # knn scores are the mean cosine distance to the 5 nearest other sources
-    ranked = index.outliers(n=3, method="knn", n_neighbors=5)
+    # without projection (n_components >= dim), knn scores are the mean distance to the 5 nearest other sources
+    ranked = index.outliers(n=3, method="knn", n_neighbors=5, n_components=64)
     v = np.asarray(index.vectors, dtype=np.float64)
-    dist = 1 - v @ v.T
+    dist = np.sqrt(np.maximum(2 - 2 * v @ v.T, 0))
     np.fill_diagonal(dist, np.inf)
     expected = np.sort(dist, axis=1)[:, :5].mean(axis=1)
     np.testing.assert_allclose(ranked["anomaly_score"], expected[ranked["row"]], rtol=1e-4)
@@ -92,7 +92,14 @@ def test_region_and_mosaic_writers(tmp_path, fields, vit):
     assert png.ndim == 3 and png.shape[1] > png.shape[0]  # one row: the query and four hits
     with pytest.raises(FileExistsError):
         index.write_mosaic(hits, tmp_path / "hits.png")
-    ranked = index.outliers(n=3)
+    # sources whose cutout runs off the image are left out of the ranking unless max_masked allows them
+    masked = np.asarray(index.sources["masked_fraction"])
+    assert masked.max() > 0.05 and masked.min() == 0
+    ranked_all = index.outliers(n=len(index), max_masked=1.0)
+    ranked = index.outliers(n=len(index))
+    assert len(ranked_all) == len(index) and len(ranked) == int(np.sum(masked <= 0.05))
+    assert ranked.meta["n_masked_out"] == len(index) - len(ranked) and np.all(masked[ranked["row"]] <= 0.05)
+    ranked = ranked[:3]
     index.write_mosaic(ranked, tmp_path / "strange.png")
     index.write_regions(ranked, tmp_path / "strange.reg")
     assert len(Regions.read(tmp_path / "strange.reg", format="ds9")) == 3
