@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _store
-from ._build import _thumb, embed_cutouts, resolve_backbone, run_inputs
+from ._build import resolve_backbone, run_inputs
 from ._vectors import exact_search, graph_search, load_graph, update_graph
 
 __all__ = ["SourceIndex"]
@@ -268,37 +268,9 @@ class SourceIndex:
 
     def _query(self, query, backbone):
         """(unit vector, query row or None, display stamp) of a row, a SkyCoord or an image."""
-        from astropy.coordinates import SkyCoord
-        from astropy.nddata import NDData
+        from ._query import query_vector
 
-        if len(self) == 0:
-            raise ValueError(f"the index {str(self.path)!r} is empty: add sources with index.add(inputs) first")
-        if isinstance(query, SkyCoord):
-            if not query.isscalar:
-                raise ValueError(f"query must be one position, got a SkyCoord of shape {query.shape}")
-            sky = self._sources["sky_centroid"]
-            sep = query.separation(sky).deg
-            if not np.isfinite(sep).any():
-                raise ValueError("no source of this index has a sky position (its images had no celestial WCS): "
-                                 "query by row or by image")
-            row = int(np.nanargmin(sep))
-            logger.info("query %s: nearest indexed source is row %d, %.2f arcsec away", query, row, sep[row] * 3600)
-            return self._vectors[row], row, self._thumbs[row]
-        if isinstance(query, (Integral, np.integer)) and not isinstance(query, bool):
-            row = self._check_row(query)
-            return self._vectors[row], row, self._thumbs[row]
-        data = query.data if isinstance(query, NDData) or hasattr(query, "data") and hasattr(query, "wcs") else query
-        if not isinstance(data, np.ndarray):
-            raise TypeError(f"query must be a row number, a SkyCoord or a 2-D image (array, NDData or Cutout2D), "
-                            f"got {type(query).__name__}")
-        size = self.cutout_size
-        if data.shape != (size, size):
-            raise ValueError(f"a query image must be a {size} x {size} cutout (the index's cutout_size), got shape "
-                             f"{data.shape}; cut one with astrofmx.preprocess.make_cutouts(image, position, {size})")
-        model = self.check_backbone(backbone)
-        vector = embed_cutouts([data.astype(np.float32)], model, dict(normalizer=self.meta["normalizer"],
-                                                                      precision="fp32"))[0]
-        return vector, None, _thumb(data, self.meta["thumb_size"])
+        return query_vector(self, query, backbone)
 
     def similar(self, query, k=10, *, backbone=None, exact=None, ef=None, include_query=False):
         """The ``k`` indexed sources most similar to a query (cosine distance of their embeddings).
@@ -437,9 +409,28 @@ class SourceIndex:
     def write_regions(self, table, filename, *, overwrite=False, color="green"):
         """Write the sources of a `similar` or `outliers` table as a DS9 region file (boxes of the cutouts).
 
+        Sky boxes when every source has a sky position, else image boxes
+        (DS9 pixels), each labelled with its rank, row and distance or score.
+
+        Returns
+        -------
+        regions : `~regions.Regions`
+
         Examples
         --------
-        See docs/search.rst.
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> import numpy as np
+        >>> from astrofmx.backbones import get_backbone
+        >>> from astrofmx.search import build_index
+        >>> vit = get_backbone("msn", weights=None, device="cpu", depth=1, embed_dim=32, num_heads=2, img_size=32)
+        >>> stamps = [np.random.default_rng(i).normal(size=(16, 16)).astype("float32") for i in range(5)]
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> index = build_index(stamps, output=folder / "i", catalog="center", backbone=vit, cutout_size=16,
+        ...                     progress_bar=False)
+        >>> regions = index.write_regions(index.similar(0, k=3), folder / "hits.reg")
+        >>> len(regions), regions[0].meta["text"].startswith("#1 row")
+        (3, True)
         """
         from ._figures import write_regions
 
@@ -448,9 +439,29 @@ class SourceIndex:
     def write_mosaic(self, table, filename, *, query=None, backbone=None, ncols=None, overwrite=False):
         """Write a PNG mosaic of the sources of a table, each stamp labelled; the query first for `similar` hits.
 
+        ``query`` (a row, SkyCoord or cutout, as for `similar`) defaults to
+        the query row of a `similar` table; image queries of an index built
+        with a backbone instance need ``backbone``.
+
+        Returns
+        -------
+        filename : path-like
+            The PNG written.
+
         Examples
         --------
-        See docs/search.rst.
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> import numpy as np
+        >>> from astrofmx.backbones import get_backbone
+        >>> from astrofmx.search import build_index
+        >>> vit = get_backbone("msn", weights=None, device="cpu", depth=1, embed_dim=32, num_heads=2, img_size=32)
+        >>> stamps = [np.random.default_rng(i).normal(size=(16, 16)).astype("float32") for i in range(5)]
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> index = build_index(stamps, output=folder / "i", catalog="center", backbone=vit, cutout_size=16,
+        ...                     progress_bar=False)
+        >>> index.write_mosaic(index.outliers(n=3), folder / "strange.png").exists()
+        True
         """
         from ._figures import write_mosaic
 
