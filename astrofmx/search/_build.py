@@ -193,6 +193,11 @@ def run_inputs(path, meta, inputs, *, model, catalog, ids, parallel, progress_ba
         ids = [str(i) if isinstance(i, (str, Path)) else _content_id(i) for i in items]
         if None in ids:
             raise TypeError("inputs must be FITS files, globs, arrays or NDData; give ids= for other objects")
+        seen = {}
+        for i, name in enumerate(ids):  # identical images given twice: number the repeats
+            seen[name] = seen.get(name, 0) + 1
+            if seen[name] > 1:
+                ids[i] = f"{name}-{seen[name]}"
     options = dict(cutout_size=meta["cutout_size"], thumb_size=meta["thumb_size"], dim=meta["dim"],
                    normalizer=meta["normalizer"], hdu=hdu, detect_options=detect_options, batch_size=batch_size,
                    precision=precision)

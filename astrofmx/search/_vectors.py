@@ -51,8 +51,12 @@ def _hnswlib():
     return hnswlib
 
 
-def update_graph(path, vectors, n_done, *, threads=1, progress_bar=False):
-    """Build (``n_done`` = 0) or extend the HNSW graph at ``path`` to all ``len(vectors)`` rows; returns it."""
+def update_graph(path, vectors, n_done, *, threads=-1, progress_bar=False):
+    """Build (``n_done`` = 0) or extend the HNSW graph at ``path`` to all ``len(vectors)`` rows; returns it.
+
+    ``threads=-1`` builds with all cores (the graph is the same whatever the number of threads, up to the
+    order in which parallel insertions land).
+    """
     from ..utils import progress_bar as _bar
 
     hnswlib = _hnswlib()

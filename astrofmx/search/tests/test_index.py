@@ -144,3 +144,11 @@ def test_approximate_graph_matches_exact(tmp_path, vit):
     np.testing.assert_allclose(d_graph, d_exact, atol=1e-5)
     index.add(gaussian_stamps(5, size=32, seed=4), catalog="center", backbone=vit, progress_bar=False)
     assert load_index(tmp_path / "a").meta["ann_n"] == 65
+
+
+def test_identical_images_are_two_sources(tmp_path, vit):
+    stamp = gaussian_stamps(1, size=32, seed=5)[0]
+    index = build_index([stamp, stamp.copy()], output=tmp_path / "d", catalog="center", backbone=vit, **OPTIONS)
+    assert len(index) == 2 and len(set(index.sources["file"])) == 2
+    hit = index.similar(0, k=1)
+    assert hit["row"][0] == 1 and hit["distance"][0] < 1e-5
