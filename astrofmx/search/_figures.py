@@ -11,9 +11,9 @@ logger = logging.getLogger(__name__)
 
 def _labels(table):
     if "distance" in table.colnames:
-        return [f"#{r} row {s}\nd={d:.3f}" for r, s, d in zip(table["rank"], table["row"], table["distance"])]
+        return [f"#{r} row {s}\nd={d:.3g}" for r, s, d in zip(table["rank"], table["row"], table["distance"])]
     if "score" in table.colnames:
-        return [f"#{r} row {s}\nscore={v:.3f}" for r, s, v in zip(table["rank"], table["row"], table["score"])]
+        return [f"#{r} row {s}\nscore={v:.3g}" for r, s, v in zip(table["rank"], table["row"], table["score"])]
     return [f"row {s}" for s in table["row"]]
 
 
