@@ -265,7 +265,8 @@ def simulated_survey(n_fields, n_sources, n_inject, seed=0, shape=(256, 256)):
 def bench_anomalies(args):
     from astrofmx.search import build_index
 
-    images, catalogs, injected = simulated_survey(args.fields, args.sources, args.inject, seed=7)
+    images, catalogs, injected = simulated_survey(args.fields, args.sources, args.inject, seed=7,
+                                                  shape=(args.field_size, args.field_size))
     model = _backbone(args.backbone, None)
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
         index = None
@@ -322,9 +323,10 @@ def main(argv=None):
     p.add_argument("--lib-n", type=int, default=50000, help="vectors of the libraries section")
     p.add_argument("--backbone", default="resnet18", help="random-init backbone (mirabest, anomalies)")
     p.add_argument("--mirabest-n", type=int, default=0, help="use the first N MiraBest images (0: all)")
-    p.add_argument("--fields", type=int, default=40)
-    p.add_argument("--sources", type=int, default=50, help="simulated sources per field")
-    p.add_argument("--inject", type=int, default=10, help="rings / giant doubles injected over the survey")
+    p.add_argument("--fields", type=int, default=8)
+    p.add_argument("--field-size", type=int, default=512, help="pixels on a side of each simulated field")
+    p.add_argument("--sources", type=int, default=200, help="simulated sources per field")
+    p.add_argument("--inject", type=int, default=24, help="rings / giant doubles injected over the survey")
     p.add_argument("--n-components", type=int, nargs="+", default=[16], help="PCA dims of outliers()")
     p.add_argument("--tmp", default=None, help="folder for the temporary memmaps")
     args = p.parse_args(argv)
