@@ -2,12 +2,12 @@
 
 import argparse
 
-from . import _backbones, _compare, _demo, _detect, _embed, _preview, _simulate, _train
+from . import _backbones, _compare, _demo, _detect, _embed, _preview, _search, _simulate, _train
 
 __all__ = []
 
 # in the order of ``astrofmx --help``
-_COMMANDS = (_demo, _preview, _detect, _compare, _simulate, _train, _embed, _backbones)
+_COMMANDS = (_demo, _preview, _detect, _compare, _simulate, _train, _embed, _search, _backbones)
 
 EXAMPLES = """\
 examples:
@@ -18,6 +18,7 @@ examples:
   astrofmx simulate sim.fits --shape 512 512 --seed 1 --truth truth.ecsv
   astrofmx train-detector --simulate 20 --backbone resnet18 -o my_detector
   astrofmx embed cutouts/*.fits --backbone msn -o features.npy
+  astrofmx index 'survey/*.fits' -o survey.idx --normalizer radio && astrofmx outliers survey.idx -n 50
   astrofmx backbones                              # registered backbones, with cached weights
 
 "astrofmx COMMAND --help" shows the options and examples of each command.

@@ -20,6 +20,7 @@ LAYERS = (
     ("measure",),
     ("compare", "backbones", "datasets"),
     ("classification", "detection"),
+    ("search",),
     ("cli",),
 )
 LAYER_OF = {name: rank for rank, names in enumerate(LAYERS) for name in names}

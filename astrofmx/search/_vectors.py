@@ -1,0 +1,96 @@
+"""Nearest neighbours by cosine distance: an exact scan of the memory-mapped vectors, or an HNSW graph.
+
+Vectors are unit-normalized when they are stored, so cosine distance is
+``1 - q . v``. The exact search reads the vectors in blocks (memory stays
+bounded for any index size). The approximate search is an HNSW graph from
+hnswlib (chosen by measurement against faiss and usearch: see
+docs/search.rst), kept beside the vectors and extended when sources are
+added.
+"""
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+__all__ = []
+
+logger = logging.getLogger(__name__)
+
+_BLOCK = 65536
+#: HNSW build settings (M, ef_construction) and the default query breadth
+HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF = 16, 100, 64
+
+
+def exact_search(vectors, queries, k):
+    """The ``k`` nearest rows of ``vectors`` to each query: (distances, rows), each ``(m, k)``, nearest first."""
+    queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
+    n = len(vectors)
+    k = min(k, n)
+    best_d = np.full((len(queries), 0), np.inf, np.float32)
+    best_i = np.zeros((len(queries), 0), np.int64)
+    for start in range(0, n, _BLOCK):
+        block = np.asarray(vectors[start:start + _BLOCK], dtype=np.float32)
+        dist = 1.0 - queries @ block.T
+        kk = min(k, dist.shape[1])
+        part = np.argpartition(dist, kk - 1, axis=1)[:, :kk]
+        best_d = np.concatenate([best_d, np.take_along_axis(dist, part, 1)], axis=1)
+        best_i = np.concatenate([best_i, part + start], axis=1)
+        if best_d.shape[1] > k:
+            keep = np.argpartition(best_d, k - 1, axis=1)[:, :k]
+            best_d, best_i = np.take_along_axis(best_d, keep, 1), np.take_along_axis(best_i, keep, 1)
+    order = np.lexsort((best_i, best_d), axis=1) if best_d.size else np.zeros_like(best_i)
+    return np.take_along_axis(best_d, order, 1), np.take_along_axis(best_i, order, 1)
+
+
+def _hnswlib():
+    try:
+        import hnswlib
+    except ImportError as exc:  # pragma: no cover - declared in the 'search' extra
+        raise ImportError("approximate search needs hnswlib: pip install 'astrofmx[search]'") from exc
+    return hnswlib
+
+
+def update_graph(path, vectors, n_done, *, threads=-1, progress_bar=False):
+    """Build (``n_done`` = 0) or extend the HNSW graph at ``path`` to all ``len(vectors)`` rows; returns it.
+
+    ``threads=-1`` builds with all cores (the graph is the same whatever the number of threads, up to the
+    order in which parallel insertions land).
+    """
+    from ..utils import progress_bar as _bar
+
+    hnswlib = _hnswlib()
+    path = Path(path)
+    n, dim = vectors.shape
+    graph = hnswlib.Index(space="ip", dim=dim)
+    if n_done and path.exists():
+        graph.load_index(str(path), max_elements=n)
+    else:
+        n_done = 0
+        graph.init_index(max_elements=n, M=HNSW_M, ef_construction=HNSW_EF_CONSTRUCTION, random_seed=0)
+    graph.set_num_threads(threads)
+    step = 50000
+    for start in _bar(range(n_done, n, step), total=-(-(n - n_done) // step), desc="HNSW graph", unit="block",
+                      enabled=progress_bar):
+        stop = min(start + step, n)
+        graph.add_items(np.asarray(vectors[start:stop], dtype=np.float32), np.arange(start, stop))
+    tmp = path.with_name(f".{path.name}.tmp")
+    graph.save_index(str(tmp))
+    tmp.replace(path)
+    return graph
+
+
+def load_graph(path, n, dim):
+    """The HNSW graph saved at ``path`` (``n`` rows of dimension ``dim``)."""
+    graph = _hnswlib().Index(space="ip", dim=dim)
+    graph.load_index(str(path), max_elements=n)
+    return graph
+
+
+def graph_search(graph, queries, k, ef=None):
+    """Approximate ``k`` nearest neighbours with the HNSW ``graph``: (distances, rows)."""
+    queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
+    k = min(k, graph.get_current_count())
+    graph.set_ef(max(int(ef or HNSW_EF), k))
+    rows, dist = graph.knn_query(queries, k=k)
+    return dist.astype(np.float32), rows.astype(np.int64)
