@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from ._common import (USER_ERRORS, UsageError, add_command, add_image_flags, add_output_flags, check_exists, check_inputs,
-                      check_outputs, installed, one_line, print_table, quantity, read_image, require)
+from ._common import (USER_ERRORS, UsageError, add_command, add_image_flags, add_output_flags, check_exists,
+                      check_inputs, check_outputs, installed, one_line, print_table, quantity, read_image, require)
 
 __all__ = []
 

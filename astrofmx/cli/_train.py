@@ -122,10 +122,10 @@ def _training_set(images, args):
 
 
 def run(args):
-    from ..detection import save_detector, train_detector
-
     images = expand_paths(args.images)
     _check_labels(images, args)
+    from ..detection import save_detector, train_detector
+
     train_images, train_boxes = _training_set(images, args)
     config = dict(backbone=args.backbone, weights=args.weights, mode=args.mode, tile_size=args.tile_size)
     config.update({name: getattr(args, name) for name in _CONFIG_OPTIONS if getattr(args, name) is not None})

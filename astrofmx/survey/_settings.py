@@ -69,10 +69,18 @@ def _short(value, limit=80):
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
-def _differences(old, new):
-    names = sorted(set(old) | set(new))
-    return [f"{n}: {_short(old.get(n, '<not set>'))} -> {_short(new.get(n, '<not set>'))}"
-            for n in names if old.get(n, "<not set>") != new.get(n, "<not set>")]
+def _differences(old, new, prefix=""):
+    """``['name: old -> new', ...]``, naming the changed entries inside a model's record too."""
+    changes = []
+    for n in sorted(set(old) | set(new)):
+        a, b = old.get(n, "<not set>"), new.get(n, "<not set>")
+        if a == b:
+            continue
+        if isinstance(a, dict) and isinstance(b, dict):
+            changes.extend(_differences(a, b, prefix=f"{prefix}{n}."))
+        else:
+            changes.append(f"{prefix}{n}: {_short(a)} -> {_short(b)}")
+    return changes
 
 
 def _read_settings(path):
