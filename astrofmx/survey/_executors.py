@@ -81,15 +81,17 @@ def _run_one(func, func_kwargs, fmt, obj, output, *, time_limit=None, resume=Tru
     """Run ``func`` on one input and write its result atomically; never raises for a failing input.
 
     The input's lock file is held meanwhile: an input that another live
-    process holds is not computed (status ``'locked'``), and one that another
-    process finished while this one waited (with ``resume``) is ``'skipped'``.
+    process holds is not computed (status ``'locked'``). With ``resume``, an
+    input whose result appeared since the batch listed its inputs (another
+    process finished it, or a worker that died after writing it) is not
+    computed again: it is ``'done'`` in this run.
     """
     lock = _acquire(output)
     if lock is None:
         return {"status": "locked", "error": "", "n_rows": 0, "seconds": 0.0}
     try:
-        if resume and output.exists():  # finished by another process since this run listed the inputs
-            return {"status": "skipped", "error": "", "n_rows": None, "seconds": 0.0}
+        if resume and output.exists():  # finished since this run listed the inputs
+            return {"status": "done", "error": "", "n_rows": None, "seconds": 0.0}
         return _compute(func, func_kwargs, fmt, obj, output, time_limit)
     finally:
         _release(lock)
