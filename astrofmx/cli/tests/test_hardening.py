@@ -77,8 +77,14 @@ def test_hdu_and_plane_for_every_command_that_reads_images(multi_files, sim_file
     out = capsys.readouterr().out
     assert "2 images -> 512-dimensional features" in out and "global average pooling" in out  # not "pooling cls"
     assert np.load(tmp_path / "f.npy").shape == (2, 512)
-    assert main(["-q", "embed", *map(str, sci), "--hdu", "SCI", "--backbone", "resnet18", "--weights", "none",
-                 "--precision", "fp32", "--output-dir", str(tmp_path / "e"), "--shard-size", "1"]) == 0
+    survey = ["-q", "embed", *map(str, sci), "--hdu", "SCI", "--backbone", "resnet18", "--weights", "none",
+              "--precision", "fp32", "--output-dir", str(tmp_path / "e"), "--shard-size", "1"]
+    assert main(survey) == 0
+    assert np.load(tmp_path / "e" / "embed_combined.npy").shape == (2, 512)
+    capsys.readouterr()
+    assert main(survey + ["--normalizer", "optical"]) == 1  # another option: the shards are not reused
+    err = one_line_error(capsys, "embed")
+    assert "normalizer: null -> \"optical\"" in err and "--no-resume" in err
 
     for bad in (["--hdu", "-1"], ["--hdu", "SCI,x"], ["--plane", "a"], ["--plane", "0,-1"]):
         with pytest.raises(SystemExit) as info:
