@@ -7,7 +7,7 @@ imports neither library.
 
 import dataclasses
 
-from ._base import BackboneSpec
+from ._spec import BackboneSpec
 
 __all__ = []
 

@@ -13,7 +13,14 @@ from ._embed_core import _check_batch_size, _embed_images
 __all__ = ["embed_survey"]
 
 
-def _embed_shard(items, **kwargs):
+_NO_EFFECT = ("progress_bar", "batch_size", "device", "num_workers")  # options that do not change the features
+
+
+def _embed_shard(items, *, hdu=None, plane=None, **kwargs):
+    if hdu is not None or plane is not None:
+        from ..io import load_image
+
+        items = [load_image(path, hdu=hdu, plane=plane) for path in items]
     return _embed_images(items, **kwargs)
 
 
@@ -28,7 +35,7 @@ def _shards(paths, shard_size):
 
 
 def embed_survey(inputs, output_dir, *, parallel=False, resume=True, shard_size=256, progress_bar=True,
-                 **embed_options):
+                 time_limit=None, hdu=None, plane=None, **embed_options):
     """Embed many image files into a folder, shard by shard: resumable, and parallel with Dask.
 
     The inputs are split into shards of ``shard_size`` files; each shard's
@@ -50,11 +57,24 @@ def embed_survey(inputs, output_dir, *, parallel=False, resume=True, shard_size=
         many worker processes, 'current-scheduler' on the active Dask
         scheduler, a Client on that cluster.
     resume : bool, optional
-        Skip shards whose features are already in ``output_dir``.
+        Skip shards whose features are already in ``output_dir``. The
+        backbone's identity (its spec and a sha1 of its weights), the options
+        that change the features (``pooling``, ``normalizer``,
+        ``precision``), ``hdu`` and ``plane`` are recorded in
+        ``embed_settings.json``; a rerun with others stops with an error
+        naming them (pass ``resume=False`` to recompute, or use another
+        folder).
     shard_size : int, optional
         Files per shard (per task and per result file).
     progress_bar : bool, optional
         Show a progress bar over the shards.
+    time_limit : float, optional
+        Seconds allowed per shard; a shard still running then is stopped and
+        reported as failed (``TimeoutError`` in the summary).
+    hdu : int, str or tuple, optional
+        The HDU of every file to read (see `~astrofmx.io.load_image`).
+    plane : int or tuple of int, optional
+        The 2-D plane of cubes (see `~astrofmx.io.load_image`).
     **embed_options
         Passed to `~astrofmx.backbones.embed`: ``backbone``, ``weights``,
         ``batch_size``, ``pooling``, ``device``, ``precision``,
@@ -107,12 +127,16 @@ def embed_survey(inputs, output_dir, *, parallel=False, resume=True, shard_size=
     kwargs = dict(embed_options, progress_bar=False, num_workers=0)
     kwargs["backbone"] = _model(kwargs.pop("backbone", "msn"), kwargs.pop("weights", "pretrained"),
                                 kwargs.pop("cache_dir", None), parallel, progress_bar, kwargs)
+    settings = {k: v for k, v in kwargs.items() if k not in _NO_EFFECT}
+    if hdu is not None or plane is not None:
+        kwargs.update(hdu=hdu, plane=plane)
+        settings.update(hdu=hdu, plane=plane)
     with warnings.catch_warnings():
         # the model is sent to the cluster once, as one task: dask's "large graph" advice does not apply
         warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
         return run_batch(_embed_shard, _shards(paths, int(shard_size)), output_dir=output_dir, parallel=parallel,
                          resume=resume, output_format="npy", func_kwargs=kwargs, name="embed",
-                         progress_bar=progress_bar)
+                         progress_bar=progress_bar, settings=settings, time_limit=time_limit)
 
 
 def _model(backbone, weights, cache_dir, parallel, progress_bar, kwargs):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from astrofmx.utils import resolve_device
 
-from ._base import Backbone, BackboneSpec
+from ._spec import BackboneSpec
 from ._builders import build_timm, builtin_entries, timm_spec_and_model
 from ._checkpoint import load_weights
 from ._pretrained import _file_names, load_pretrained, prepare_pretrained, weights_cache_dir
@@ -141,6 +141,8 @@ def register_backbone(spec_or_name, builder, *, overwrite=False):
         raise ValueError(f"backbone {name!r} is already registered; pass overwrite=True to replace it")
 
     def wrapped(spec_, *, init=True, pooling="cls", **overrides):
+        from ._base import Backbone
+
         backbone = builder(**overrides)
         if not isinstance(backbone, Backbone):
             raise TypeError(f"the builder of backbone {name!r} returned {type(backbone).__name__}, not a Backbone")

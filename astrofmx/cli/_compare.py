@@ -2,11 +2,15 @@
 
 from pathlib import Path
 
-from ._common import USER_ERRORS, add_command, add_output_flags, check_outputs, one_line, print_table, quantity
+from ._common import (USER_ERRORS, UsageError, add_command, add_image_flags, add_output_flags, check_exists,
+                      check_inputs, check_outputs, installed, one_line, print_table, quantity, read_image, require)
 
 __all__ = []
 
 _FINDERS = ("photutils", "sep", "pybdsf", "default", "model")
+_DEFAULT_FINDERS = ("default", "photutils", "sep")
+# finder -> (module it needs, pip package)
+_NEEDS = {"photutils": ("photutils", "photutils"), "sep": ("sep", "sep"), "pybdsf": ("bdsf", "bdsf")}
 
 
 def add_parser(sub, parents):
@@ -23,24 +27,33 @@ def add_parser(sub, parents):
     p.add_argument("--radius", type=quantity,
                    help="matching radius, e.g. 7.2arcmin, 10arcsec or 3pix (a number: arcsec; default: half the "
                         "beam BMAJ of the header)")
-    p.add_argument("--finders", nargs="+", default=["default", "photutils", "sep"], choices=_FINDERS,
-                   help="finders to run (default: default photutils sep); 'default' is the embedded default "
-                        "detector, 'model' the detector of --model")
+    p.add_argument("--finders", nargs="+", choices=_FINDERS,
+                   help="finders to run (default: those of default, photutils and sep that are installed); "
+                        "'default' is the embedded default detector, 'model' the detector of --model")
     p.add_argument("--model", help="also run this saved detector (finder 'model')")
     p.add_argument("--device", help="device of the detectors")
     p.add_argument("-o", "--output", help="score table to write (.ecsv, .fits, .vot)")
     p.add_argument("--plot", help="overlay PNG of the catalogs and the reference on the image")
     p.add_argument("--catalog-dir", help="also write each finder's catalog as DIR/<finder>.ecsv")
+    add_image_flags(p)
     add_output_flags(p)
     p.set_defaults(func=run)
 
 
 def _finders(args):
-    finders = list(dict.fromkeys(args.finders))
+    """The finders to run: those asked for (each must be installed), else the installed default ones."""
+    if args.finders is None:
+        finders = [f for f in _DEFAULT_FINDERS if f not in _NEEDS or installed(_NEEDS[f][0])]
+    else:
+        finders = list(dict.fromkeys(args.finders))
+        for finder in finders:
+            if finder in _NEEDS and not installed(_NEEDS[finder][0]):
+                raise ImportError(f"finder {finder!r} needs the package {_NEEDS[finder][1]!r}, which is not "
+                                  f"installed: pip install {_NEEDS[finder][1]} (or leave it out of --finders)")
     if args.model is not None and "model" not in finders:
         finders.append("model")
     if "model" in finders and args.model is None:
-        raise ValueError("the 'model' finder needs --model PATH (a detector saved by 'astrofmx train-detector')")
+        raise UsageError("the 'model' finder needs --model PATH (a detector saved by 'astrofmx train-detector')")
     return finders
 
 
@@ -57,7 +70,7 @@ def _matching_radius(radius, image):
     elif not isinstance(radius, u.Quantity):
         radius = radius * u.arcsec
     if radius.unit.physical_type != "angle" and radius.unit != u.pix:
-        raise ValueError(f"--radius must be an angle (e.g. 7.2arcmin) or pixels (3pix), got {radius}")
+        raise UsageError(f"--radius must be an angle (e.g. 7.2arcmin) or pixels (3pix), got {radius}")
     return radius
 
 
@@ -89,16 +102,33 @@ def _run_finders(finders, image, args):
     return catalogs
 
 
-def run(args):
-    from ..compare import compare_catalogs, read_reference_catalog
-    from ..io import load_image, write_catalog
+def _check(args):
+    """Everything that can be checked before an image is read or a finder runs."""
+    import os
 
+    check_inputs([args.image, args.reference])
+    if args.radius is not None:
+        _matching_radius(args.radius, None)  # its unit, before anything is read
+    if args.model is not None and not os.path.exists(args.model):
+        raise UsageError(f"--model {args.model!r}: no such file or folder")
     finders = _finders(args)
     catalog_files = {}
     if args.catalog_dir is not None:
         catalog_files = {f: Path(args.catalog_dir) / f"{f}.ecsv" for f in finders}
-    check_outputs([args.output, args.plot, *catalog_files.values()], args.overwrite)
-    image = load_image(args.image)
+        check_outputs([], False, folders=[args.catalog_dir])
+    check_outputs([args.output, args.plot], args.overwrite)
+    check_exists(catalog_files.values(), args.overwrite)
+    if args.plot is not None:
+        require(["matplotlib"], "--plot", extra="viz")
+    return finders, catalog_files
+
+
+def run(args):
+    finders, catalog_files = _check(args)
+    image = read_image(args.image, args)
+    from ..compare import compare_catalogs, read_reference_catalog
+    from ..io import write_catalog
+
     reference = read_reference_catalog(args.reference, wcs=image.wcs, format=args.reference_format)
     if len(reference) == 0:
         raise ValueError(f"the reference catalog {args.reference!r} has no sources")

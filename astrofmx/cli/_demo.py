@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from ._common import add_command, add_output_flags, check_outputs
+from ._common import add_command, add_output_flags, check_outputs, plural
 from ._preview import preview
 
 __all__ = []
@@ -41,6 +41,7 @@ def run(args):
     from ..io import write_catalog, write_ds9
 
     out = Path(args.output_dir)
+    check_outputs([], False, folders=[out])
     out.mkdir(parents=True, exist_ok=True)
     outputs = {key: out / name for key, name in _OUTPUTS.items()}
     check_outputs(outputs.values(), args.overwrite)
@@ -56,8 +57,8 @@ def run(args):
 
     print(f"astrofmx demo on the bundled Parkes 1.4 GHz map {image_path.name} "
           f"({image.data.shape[1]} x {image.data.shape[0]} px, {image.unit}, {int(image.mask.sum())} blank pixels)")
-    print(f"  {len(tiles)} preview tiles of 64 px with 16 px overlap, normalized with the 'radio' preset")
-    print(f"  {len(catalog)} sources detected by the embedded default detector")
+    print(f"  {plural(len(tiles), 'preview tile')} of 64 px with 16 px overlap, normalized with the 'radio' preset")
+    print(f"  {plural(len(catalog), 'source')} detected by the embedded default detector")
     print(f"  against the {len(reference)} Aegean components within {radius:.1f}:")
     for row in scores:
         print(f"    {row['finder']:<17} {row['n_sources']:>3} sources  completeness {row['completeness']:.2f}  "

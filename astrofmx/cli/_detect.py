@@ -2,8 +2,9 @@
 
 from pathlib import Path
 
-from ._common import (USER_ERRORS, add_command, add_output_flags, check_outputs, expand_paths, fraction,
-                      one_line, parallel_arg, positive_int, print_table)
+from ._common import (USER_ERRORS, UsageError, add_command, add_image_flags, add_output_flags, batch_size_arg,
+                      check_outputs, expand_paths, fraction, image_options, one_line, parallel_arg, positive_int,
+                      print_table, read_image, require, time_limit_arg)
 
 __all__ = []
 
@@ -31,7 +32,8 @@ def add_parser(sub, parents):
     p.add_argument("--score-threshold", type=fraction, default=None,
                    help="minimum score (default: the detector's own, 0.5 if it has none)")
     p.add_argument("--nms-threshold", type=fraction, default=0.5, help="IoU of duplicates (default: %(default)s)")
-    p.add_argument("--batch-size", type=positive_int, default=8, help="tiles per forward pass")
+    p.add_argument("--batch-size", type=batch_size_arg, default="auto",
+                   help="tiles per forward pass, or 'auto' (from the free memory; default: %(default)s)")
     p.add_argument("--device", help="cpu, cuda, cuda:1... (default: CUDA when available)")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"))
     p.add_argument("--beam", type=_beam_arg, default="auto",
@@ -43,7 +45,12 @@ def add_parser(sub, parents):
     p.add_argument("--parallel", type=parallel_arg, default=False,
                    help="batch mode: number of worker processes (local Dask cluster) or 'current-scheduler'")
     p.add_argument("--format", default="ecsv", choices=("ecsv", "fits", "parquet"), help="batch mode: catalog format")
-    p.add_argument("--no-resume", action="store_true", help="batch mode: recompute files already finished")
+    p.add_argument("--no-resume", action="store_true",
+                   help="batch mode: recompute files already finished (needed after changing options that "
+                        "change the catalogs, or the detector)")
+    p.add_argument("--time-limit", type=time_limit_arg, metavar="SECONDS",
+                   help="batch mode: stop a file still running after this many seconds and report it failed")
+    add_image_flags(p)
     add_output_flags(p)
     p.set_defaults(func=run)
 
@@ -90,22 +97,53 @@ def _detect_options(args):
                 kind=args.kind)
 
 
+def _check(images, args):
+    """Everything that can be checked before the detector is loaded (usage errors, missing packages)."""
+    import os
+
+    if args.model is not None and not os.path.exists(args.model):
+        raise UsageError(f"--model {args.model!r}: no such file or folder (a detector saved by "
+                         "'astrofmx train-detector')")
+    if args.backbone is not None:
+        from ..backbones import list_backbones
+
+        if not args.backbone.startswith("timm:") and args.backbone not in list_backbones():
+            raise UsageError(f"unknown backbone {args.backbone!r}: give one of {list_backbones()} (see "
+                             "'astrofmx backbones') or timm:<model name>, or a detector with --model PATH")
+    batch = len(images) > 1 or args.output_dir is not None
+    if batch:
+        if args.output_dir is None:
+            raise UsageError(f"{len(images)} images need --output-dir DIR for the per-file catalogs, the summary "
+                             "and the combined catalog")
+        if args.regions or args.plot or args.output:
+            raise UsageError("--output, --regions and --plot are for one image; with --output-dir the catalogs "
+                             "go to that folder")
+        if args.overwrite:
+            raise UsageError("--overwrite does not apply to --output-dir: finished files are kept and skipped "
+                             "(use --no-resume to recompute them)")
+        check_outputs([], False, folders=[args.output_dir])
+        if args.format == "parquet":
+            require(["pyarrow", "pandas"], "--format parquet", extra="parquet")
+        if args.parallel is not False:
+            require(["distributed"], "--parallel")
+    else:
+        for flag in ("parallel", "no_resume", "time_limit"):
+            if getattr(args, flag) not in (False, None):
+                raise UsageError(f"--{flag.replace('_', '-')} is for batch mode (several images, or --output-dir)")
+        check_outputs([args.output, args.regions, args.plot], args.overwrite)
+        if args.plot is not None:
+            require(["matplotlib"], "--plot", extra="viz")
+    return batch
+
+
 def _run_batch(images, args):
     """Many images (or --output-dir): `astrofmx.detection.detect_survey`, resumable."""
     from ..detection import detect_survey
 
-    if args.output_dir is None:
-        raise ValueError(f"{len(images)} images need --output-dir DIR for the per-file catalogs, the summary "
-                         "and the combined catalog")
-    if args.regions or args.plot or args.output:
-        raise ValueError("--output, --regions and --plot are for one image; with --output-dir the catalogs go "
-                         "to that folder")
-    if args.overwrite:
-        raise ValueError("--overwrite does not apply to --output-dir: finished files are kept and skipped "
-                         "(use --no-resume to recompute them)")
     try:
         result = detect_survey(images, args.output_dir, parallel=args.parallel, resume=not args.no_resume,
-                               output_format=args.format, progress_bar=not args.quiet, **_detect_options(args))
+                               output_format=args.format, progress_bar=not args.quiet, time_limit=args.time_limit,
+                               **image_options(args), **_detect_options(args))
     except USER_ERRORS as exc:
         raise _detector_hint(exc, args) from exc
     print(f"{len(images)} images: {result.n_done} done, {result.n_skipped} already finished (skipped), "
@@ -122,11 +160,10 @@ def _run_batch(images, args):
 
 def _run_one(path, args):
     """One image: the catalog, and the region file and overlay asked for (else the catalog is printed)."""
+    image = read_image(path, args)
     from ..detection import detect_sources
-    from ..io import load_image, write_catalog, write_ds9
+    from ..io import write_catalog, write_ds9
 
-    check_outputs([args.output, args.regions, args.plot], args.overwrite)
-    image = load_image(path)
     try:
         catalog = detect_sources(image, progress_bar=not args.quiet, **_detect_options(args))
     except USER_ERRORS as exc:
@@ -154,7 +191,7 @@ def _run_one(path, args):
 
 def run(args):
     images = expand_paths(args.image)
-    if len(images) > 1 or args.output_dir is not None:
+    if _check(images, args):
         _run_batch(images, args)
     else:
         _run_one(images[0], args)

@@ -2,7 +2,11 @@
 
 from pathlib import Path
 
-from ._common import add_command, add_output_flags, expand_paths, one_line, parallel_arg, positive_int, weights_arg
+import os
+
+from ._common import (UsageError, add_command, add_image_flags, add_output_flags, batch_size_arg, check_outputs,
+                      expand_paths, image_options, one_line, parallel_arg, positive_int, read_image, require,
+                      time_limit_arg, weights_arg)
 
 __all__ = []
 
@@ -20,7 +24,7 @@ def add_parser(sub, parents):
     p.add_argument("--weights", type=weights_arg, default="pretrained",
                    help="'pretrained' (default), a local weights file, or 'none' (random initialisation, for "
                         "testing only)")
-    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--batch-size", type=batch_size_arg, default=32, help="images per forward pass, or 'auto'")
     p.add_argument("--pooling", default="cls", choices=("cls", "mean"))
     p.add_argument("--normalizer", help="normalization preset, e.g. radio or optical")
     p.add_argument("--device")
@@ -29,7 +33,11 @@ def add_parser(sub, parents):
     p.add_argument("--parallel", type=parallel_arg, default=False,
                    help="survey mode: number of worker processes (local Dask cluster) or 'current-scheduler'")
     p.add_argument("--shard-size", type=positive_int, default=256, help="survey mode: images per shard")
-    p.add_argument("--no-resume", action="store_true", help="survey mode: recompute finished shards")
+    p.add_argument("--no-resume", action="store_true",
+                   help="survey mode: recompute finished shards (needed after changing the backbone or options)")
+    p.add_argument("--time-limit", type=time_limit_arg, metavar="SECONDS",
+                   help="survey mode: stop a shard still running after this many seconds and report it failed")
+    add_image_flags(p)
     add_output_flags(p)
     p.set_defaults(func=run)
 
@@ -39,14 +47,49 @@ def _embed_options(args):
                 device=args.device, precision=args.precision, normalizer=args.normalizer)
 
 
+# output suffix -> (modules it needs, pip extra)
+_FORMATS = {".npy": ((), None), ".npz": ((), None), ".h5": (("h5py",), None), ".hdf5": (("h5py",), None),
+            ".parquet": (("pyarrow", "pandas"), "parquet")}
+
+
+def _check(images, args):
+    """Everything that can be checked before the backbone is built (usage errors, missing packages)."""
+    from ..backbones import list_backbones
+
+    if args.output_dir is None and args.output is None:
+        raise UsageError("give -o FEATURES (.npy, .npz, .h5, .parquet) or --output-dir DIR (survey mode)")
+    if args.output_dir is not None and args.output is not None:
+        raise UsageError("-o is not used with --output-dir: the features go to DIR/embed_combined.npy")
+    if not args.backbone.startswith("timm:") and args.backbone not in list_backbones():
+        raise UsageError(f"unknown backbone {args.backbone!r}: give one of {list_backbones()} (see 'astrofmx "
+                         "backbones') or timm:<model name>")
+    if args.backbone.startswith("timm:"):
+        require(["timm"], f"--backbone {args.backbone}")
+    if args.weights not in (None, "pretrained") and not os.path.exists(args.weights):
+        raise UsageError(f"--weights {args.weights!r}: no such file (give 'pretrained', 'none' or a weights file)")
+    if args.output_dir is not None:
+        check_outputs([], False, folders=[args.output_dir])
+        if args.parallel is not False:
+            require(["distributed"], "--parallel")
+        return
+    for flag in ("parallel", "no_resume", "time_limit"):
+        if getattr(args, flag) not in (False, None):
+            raise UsageError(f"--{flag.replace('_', '-')} is for survey mode (--output-dir)")
+    suffix = os.path.splitext(args.output)[1].lower()
+    if suffix not in _FORMATS:
+        raise UsageError(f"-o {args.output!r}: the features file must end in {', '.join(_FORMATS)}")
+    check_outputs([args.output], args.overwrite)
+    modules, extra = _FORMATS[suffix]
+    require(modules, f"-o {args.output}", extra=extra)
+
+
 def _run_survey(images, args):
     """--output-dir: `astrofmx.backbones.embed_survey`, shard by shard, resumable."""
     from ..backbones import embed_survey
 
-    if args.output is not None:
-        raise ValueError("-o is not used with --output-dir: the features go to DIR/embed_combined.npy")
     result = embed_survey(images, args.output_dir, parallel=args.parallel, resume=not args.no_resume,
-                          shard_size=args.shard_size, progress_bar=not args.quiet, **_embed_options(args))
+                          shard_size=args.shard_size, progress_bar=not args.quiet, time_limit=args.time_limit,
+                          **image_options(args), **_embed_options(args))
     print(f"{len(images)} images in {len(result.summary)} shards: {result.n_done} done, "
           f"{result.n_skipped} skipped, {result.n_failed} failed")
     if result.features is not None:
@@ -58,18 +101,33 @@ def _run_survey(images, args):
 
 def run(args):
     images = expand_paths(args.images)
-    if args.output_dir is None and args.output is None:
-        raise ValueError("give -o FEATURES (.npy, .npz, .h5, .parquet) or --output-dir DIR (survey mode)")
+    _check(images, args)
     if args.output_dir is not None:
         _run_survey(images, args)
         return
     from ..backbones import embed
     from ..utils import WeightsNotFoundError
 
+    inputs, ids = images, None
+    if args.hdu is not None or args.plane is not None:  # read each file's HDU/plane as it is embedded
+        inputs, ids = (read_image(path, args) for path in images), [str(p) for p in images]
     try:
-        features = embed(images, output=args.output, overwrite=args.overwrite, progress_bar=not args.quiet,
-                         **_embed_options(args))
+        features = embed(inputs, ids=ids, output=args.output, overwrite=args.overwrite,
+                         progress_bar=not args.quiet, **_embed_options(args))
     except WeightsNotFoundError as exc:
         raise WeightsNotFoundError(f"{one_line(exc)} (on the command line: --weights FILE)") from exc
     print(f"{features.shape[0]} images -> {features.shape[1]}-dimensional features ({args.backbone}, "
-          f"pooling {args.pooling}); wrote {args.output}")
+          f"{_pooling_text(args)}); wrote {args.output}")
+
+
+def _pooling_text(args):
+    """The pooling actually used: CNNs always average over space (--pooling applies to ViTs)."""
+    from ..backbones import get_backbone_spec
+
+    try:
+        arch = get_backbone_spec(args.backbone).arch
+    except (ValueError, ImportError):
+        arch = None
+    if arch == "resnet":
+        return "global average pooling"
+    return f"pooling {args.pooling}"

@@ -4,7 +4,7 @@ import logging
 import sys
 import warnings
 
-from ._common import USER_ERRORS, one_line
+from ._common import UsageError, is_runtime_error, one_line
 from ._parser import parse_args
 
 __all__ = ["main"]
@@ -28,9 +28,14 @@ def main(argv=None):
     Returns
     -------
     status : int
-        0 on success, 2 for bad input (one ``astrofmx COMMAND: error: ...``
-        line on standard error), 1 when a batch finished with failed inputs.
-        Usage errors and ``--help`` exit through `SystemExit`, as argparse does.
+        0 on success; 2 for a usage error: a command line that cannot work
+        as written (bad or conflicting options, a missing input file, an
+        existing output without ``--overwrite``), found before any work
+        starts; 1 for a failure of the work itself (an unreadable file, a
+        missing optional package, a batch with failed inputs). Both print one
+        ``astrofmx COMMAND: error: ...`` line on standard error. Argument
+        errors and ``--help`` exit through `SystemExit` (status 2 and 0), as
+        argparse does. Anything else is a bug and keeps its traceback.
 
     Examples
     --------
@@ -51,10 +56,12 @@ def main(argv=None):
         warnings.simplefilter("default")
         try:
             args.func(args)
-        except USER_ERRORS as exc:
+        except UsageError as exc:
             print(f"astrofmx {args.command}: error: {one_line(exc)}", file=sys.stderr)
             status = 2
-        except RuntimeError as exc:  # a batch finished with failed inputs (reported above)
+        except Exception as exc:
+            if not is_runtime_error(exc):
+                raise  # a bug: keep the traceback
             print(f"astrofmx {args.command}: error: {one_line(exc)}", file=sys.stderr)
             status = 1
     for w in caught:

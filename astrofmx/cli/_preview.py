@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from ._common import add_command, add_output_flags, check_outputs
+from ._common import (UsageError, add_command, add_image_flags, add_output_flags, check_inputs, check_outputs,
+                      plural, positive_int, require)
 
 __all__ = []
 
@@ -14,10 +15,11 @@ def add_parser(sub, parents):
                     parents=parents)
     p.add_argument("image", help="FITS file")
     p.add_argument("--preset", default="radio", help="normalization preset (default: %(default)s)")
-    p.add_argument("--tile-size", type=int, default=256)
+    p.add_argument("--tile-size", type=positive_int, default=256)
     p.add_argument("--overlap", type=int, default=32)
     p.add_argument("-o", "--output", help="preview PNG to write")
     p.add_argument("--tiles", help="tile table to write (.ecsv, .fits, .vot)")
+    add_image_flags(p)
     add_output_flags(p)
     p.set_defaults(func=run)
 
@@ -57,13 +59,14 @@ def _write_preview_png(image, normalized, tiles, filename, *, title, overwrite):
                   overwrite=overwrite, title=title)
 
 
-def preview(image_path, *, preset, tile_size, overlap, png, tiles_out, overwrite, progress):
-    """Load, normalize and tile ``image_path``; write the PNG and the tile table asked for."""
+def preview(image_path, *, preset, tile_size, overlap, png, tiles_out, overwrite, progress, image=None):
+    """Load (unless ``image`` is given), normalize and tile ``image_path``; write the PNG and the tile table."""
     from ..io import load_image
     from ..preprocess import get_preset
 
     check_outputs([png, tiles_out], overwrite)
-    image = load_image(image_path)
+    if image is None:
+        image = load_image(image_path)
     normalizer = get_preset(preset)
     table = _tile_table(image, normalizer, tile_size=tile_size, overlap=overlap, progress=progress)
     table.meta["image"] = str(image_path)
@@ -77,13 +80,22 @@ def preview(image_path, *, preset, tile_size, overlap, png, tiles_out, overwrite
 
 
 def run(args):
+    from ._common import read_image
+
+    check_inputs([args.image])
+    if not 0 <= args.overlap < args.tile_size:
+        raise UsageError(f"--overlap must be at least 0 and smaller than --tile-size ({args.tile_size}), "
+                         f"got {args.overlap}")
+    check_outputs([args.output, args.tiles], args.overwrite)
+    if args.output is not None:
+        require(["matplotlib"], "-o PNG", extra="viz")
     image, table = preview(args.image, preset=args.preset, tile_size=args.tile_size, overlap=args.overlap,
                            png=args.output, tiles_out=args.tiles, overwrite=args.overwrite,
-                           progress=not args.quiet)
+                           progress=not args.quiet, image=read_image(args.image, args))
     ny, nx = image.data.shape
     print(f"{args.image}: {nx} x {ny} pixels, unit {image.unit}, "
           f"{'celestial WCS' if image.wcs is not None else 'no WCS'}, {int(image.mask.sum())} blank pixels")
-    print(f"{len(table)} tiles of {args.tile_size} px (overlap {args.overlap})")
+    print(f"{plural(len(table), 'tile')} of {args.tile_size} px (overlap {args.overlap})")
     for path in (args.output, args.tiles):
         if path is not None:
             print(f"wrote {path}")

@@ -1,6 +1,6 @@
 """``astrofmx simulate``: a simulated radio continuum field with its truth catalog."""
 
-from ._common import add_command, add_output_flags, check_outputs, positive_int, quantity
+from ._common import UsageError, add_command, add_output_flags, check_outputs, plural, positive_int, quantity
 
 __all__ = []
 
@@ -29,18 +29,22 @@ def add_parser(sub, parents):
 
 
 def run(args):
+    if not str(args.output).lower().endswith((".fits", ".fit", ".fts", ".fits.gz")):
+        raise UsageError(f"the output must be a FITS file (.fits), got {args.output!r}")
+    if args.n_sources is not None and args.n_sources < 0:
+        raise UsageError(f"--n-sources must be >= 0, got {args.n_sources}")
+    if args.pb_cutoff is not None and args.primary_beam_fwhm is None:
+        raise UsageError("--pb-cutoff needs --primary-beam-fwhm (the FWHM of the primary beam, e.g. 1deg)")
+    check_outputs([args.output, args.truth], args.overwrite)
     import astropy.units as u
 
     from ..datasets import simulate_radio_field
 
-    if not str(args.output).lower().endswith((".fits", ".fit", ".fts", ".fits.gz")):
-        raise ValueError(f"the output must be a FITS file (.fits), got {args.output!r}")
-    check_outputs([args.output, args.truth], args.overwrite)
     kwargs = {name: getattr(args, name) for name in _OPTIONS if getattr(args, name) is not None}
     field = simulate_radio_field(tuple(args.shape), seed=args.seed, **kwargs)
     field.write(args.output, overwrite=args.overwrite)
     ny, nx = field.data.shape
-    print(f"simulated a {nx} x {ny} radio field with {len(field.truth)} sources "
+    print(f"simulated a {nx} x {ny} radio field with {plural(len(field.truth), 'source')} "
           f"(rms {field.rms.to(u.uJy / u.beam):.3g}, beam {field.beam[0].to(u.arcsec):.3g}) -> {args.output}")
     if args.truth is not None:
         from ..io import write_catalog

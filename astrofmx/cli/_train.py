@@ -1,7 +1,10 @@
 """``astrofmx train-detector``: train a Faster R-CNN source detector on labelled images or simulations."""
 
-from ._common import (add_command, add_output_flags, check_outputs, expand_paths, fraction, positive_int,
-                      weights_arg)
+import os
+
+from ._common import (UsageError, add_command, add_image_flags, add_output_flags, check_exists, check_inputs,
+                      check_outputs,
+                      expand_paths, fraction, positive_int, read_image, weights_arg)
 
 __all__ = []
 
@@ -42,6 +45,7 @@ def add_parser(sub, parents):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
     p.add_argument("--device")
+    add_image_flags(p)
     add_output_flags(p)
     p.set_defaults(func=run)
 
@@ -58,19 +62,33 @@ def _read_table(path, what):
 
 
 def _check_labels(images, args):
+    """Usage errors, before any image is read or any model built."""
+    from ..backbones import list_backbones
+
     if args.boxes and args.catalogs:
-        raise ValueError("give --boxes or --catalogs, not both")
+        raise UsageError("give --boxes or --catalogs, not both")
     labels = args.boxes or args.catalogs
     if images and labels is None:
-        raise ValueError(f"{len(images)} images need labels: --boxes TABLE... (bounding-box columns) or --catalogs "
-                         "CATALOG... (source catalogs), one per image")
+        raise UsageError(f"{len(images)} images need labels: --boxes TABLE... (bounding-box columns) or "
+                         "--catalogs CATALOG... (source catalogs), one per image")
     if labels is not None and len(labels) != len(images):
-        raise ValueError(f"give one {'--boxes' if args.boxes else '--catalogs'} file per image: {len(images)} "
+        raise UsageError(f"give one {'--boxes' if args.boxes else '--catalogs'} file per image: {len(images)} "
                          f"images, {len(labels)} files")
+    if labels is not None:
+        check_inputs(labels)
+    if args.simulate < 0:
+        raise UsageError(f"--simulate must be a number of fields >= 0, got {args.simulate}")
     if not images and not args.simulate:
-        raise ValueError("nothing to train on: give IMAGES with --boxes/--catalogs, or --simulate N")
+        raise UsageError("nothing to train on: give IMAGES with --boxes/--catalogs, or --simulate N")
     if args.resume and args.checkpoint_dir is None:
-        raise ValueError("--resume needs --checkpoint-dir DIR (the folder of the interrupted run)")
+        raise UsageError("--resume needs --checkpoint-dir DIR (the folder of the interrupted run)")
+    if not args.backbone.startswith("timm:") and args.backbone not in list_backbones():
+        raise UsageError(f"unknown backbone {args.backbone!r}: give one of {list_backbones()} (see 'astrofmx "
+                         "backbones') or timm:<model name>")
+    if args.weights not in (None, "pretrained") and not os.path.exists(args.weights):
+        raise UsageError(f"--weights {args.weights!r}: no such file (give 'pretrained', 'none' or a weights file)")
+    check_exists([args.output], args.overwrite)
+    check_outputs([], False, folders=[args.output, args.checkpoint_dir])
 
 
 def _catalog_boxes(path, image):
@@ -87,11 +105,9 @@ def _catalog_boxes(path, image):
 
 def _training_set(images, args):
     """``(images, boxes)``: the labelled files, then ``--simulate`` simulated fields with their truth."""
-    from ..io import load_image
-
     train_images, train_boxes = [], []
     for k, path in enumerate(images):
-        image = load_image(path)
+        image = read_image(path, args)
         train_boxes.append(_read_table(args.boxes[k], "box") if args.boxes else _catalog_boxes(args.catalogs[k],
                                                                                                    image))
         train_images.append(image)
@@ -106,11 +122,10 @@ def _training_set(images, args):
 
 
 def run(args):
-    from ..detection import save_detector, train_detector
-
     images = expand_paths(args.images)
     _check_labels(images, args)
-    check_outputs([args.output], args.overwrite)
+    from ..detection import save_detector, train_detector
+
     train_images, train_boxes = _training_set(images, args)
     config = dict(backbone=args.backbone, weights=args.weights, mode=args.mode, tile_size=args.tile_size)
     config.update({name: getattr(args, name) for name in _CONFIG_OPTIONS if getattr(args, name) is not None})
@@ -118,10 +133,10 @@ def run(args):
                               batch_size=args.batch_size, learning_rate=args.learning_rate,
                               val_fraction=args.val_fraction, checkpoint_dir=args.checkpoint_dir,
                               resume=args.resume, seed=args.seed, precision=args.precision, device=args.device,
-                              progress_bar=not args.quiet, **config)
-    save_detector(detector, args.output, overwrite=args.overwrite)
+                              progress_bar=not args.quiet, register=False, **config)
+    save_detector(detector, args.output, overwrite=args.overwrite)  # saved once, where -o says
     last = detector.history[-1] if detector.history else {}
     loss = last.get("loss", last.get("train_loss"))
     print(f"trained a {args.backbone} detector ({args.mode}) on {len(train_images)} images for "
           f"{len(detector.history)} epochs" + (f"; last training loss {loss:.4g}" if loss is not None else ""))
-    print(f"wrote {args.output}")
+    print(f"wrote {args.output}; use it with: astrofmx detect IMAGE --model {args.output}")

@@ -9,8 +9,18 @@ from ._resolve import _resolve_detector
 __all__ = ["detect_survey"]
 
 
+_NO_EFFECT = ("progress_bar", "batch_size", "device")  # options that do not change the catalogs
+
+
+def _detect_file(path, *, hdu=None, plane=None, **detect_options):
+    """One file: the image of ``hdu``/``plane`` through `detect_sources`."""
+    from ..io import load_image
+
+    return _detect_image(load_image(path, hdu=hdu, plane=plane), **detect_options)
+
+
 def detect_survey(inputs, output_dir, *, parallel=False, resume=True, output_format="ecsv", progress_bar=True,
-                  **detect_options) -> BatchResult:
+                  time_limit=None, hdu=None, plane=None, **detect_options) -> BatchResult:
     """Detect sources in many images, one catalog per file plus a summary and a combined catalog.
 
     The detector is resolved once (``model=``/``backbone=`` as in
@@ -33,11 +43,25 @@ def detect_survey(inputs, output_dir, *, parallel=False, resume=True, output_for
         scheduler; a Client uses that cluster. The detector is sent to the
         workers once; they run it on the CPU unless ``device`` is given.
     resume : bool, optional
-        Skip files whose catalog is already in ``output_dir``.
+        Skip files whose catalog is already in ``output_dir``. The options
+        that change the catalogs (all but ``batch_size`` and ``device``),
+        ``hdu``, ``plane`` and the detector's identity (its config and a sha1
+        of its weights) are recorded in ``detect_settings.json``: when they
+        differ from those of the catalogs already there, the run stops with
+        an error naming the changes. Pass ``resume=False`` to recompute
+        them, or use another ``output_dir``.
     output_format : {'ecsv', 'fits', 'parquet'}, optional
         Format of the per-file and combined catalogs.
     progress_bar : bool, optional
         Show a progress bar over the files (the per-file bars are off).
+    time_limit : float, optional
+        Seconds allowed per file; a file still running then is stopped and
+        reported as failed (``TimeoutError`` in the summary).
+    hdu : int, str or tuple, optional
+        The HDU of every file to read (see `~astrofmx.io.load_image`), e.g.
+        ``'SCI'`` for SCI+ERR files.
+    plane : int or tuple of int, optional
+        The 2-D plane of cubes (see `~astrofmx.io.load_image`).
     **detect_options
         Keyword arguments of `detect_sources` (``model``, ``backbone``,
         ``tile_size``, ``score_threshold``, ``device``, ...).
@@ -77,10 +101,16 @@ def detect_survey(inputs, output_dir, *, parallel=False, resume=True, output_for
         # shipped to the workers; they run on the CPU by default
         model.to("cpu" if detect_options.get("device") is None else detect_options["device"])
     kwargs = dict(detect_options, model=model, progress_bar=False)
+    settings = {k: v for k, v in kwargs.items() if k not in _NO_EFFECT}
+    func = _detect_image
+    if hdu is not None or plane is not None:
+        func = _detect_file
+        kwargs.update(hdu=hdu, plane=plane)
+        settings.update(hdu=hdu, plane=plane)
     with warnings.catch_warnings():
         # the model is sent to the cluster once, as one task: dask's "large graph" advice does not apply
         warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
-        result = run_batch(_detect_image, inputs, output_dir=output_dir, parallel=parallel, resume=resume,
+        result = run_batch(func, inputs, output_dir=output_dir, parallel=parallel, resume=resume,
                            output_format=output_format, func_kwargs=kwargs, name="detect",
-                           progress_bar=progress_bar)
+                           progress_bar=progress_bar, settings=settings, time_limit=time_limit)
     return result

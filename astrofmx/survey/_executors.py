@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+from ._guard import _acquire, _call_with_time_limit, _release
 from ._storage import _ARRAY_FORMATS, _TABLE_FORMATS, _rows_of, _write_array, _write_table
 
 __all__ = []
@@ -76,11 +77,30 @@ def _result_kind_error(result, fmt):
     return kind, None
 
 
-def _run_one(func, func_kwargs, fmt, obj, output):
-    """Run ``func`` on one input and write its result atomically; never raises for a failing input."""
+def _run_one(func, func_kwargs, fmt, obj, output, *, time_limit=None, resume=True):
+    """Run ``func`` on one input and write its result atomically; never raises for a failing input.
+
+    The input's lock file is held meanwhile: an input that another live
+    process holds is not computed (status ``'locked'``). With ``resume``, an
+    input whose result appeared since the batch listed its inputs (another
+    process finished it, or a worker that died after writing it) is not
+    computed again: it is ``'done'`` in this run.
+    """
+    lock = _acquire(output)
+    if lock is None:
+        return {"status": "locked", "error": "", "n_rows": 0, "seconds": 0.0}
+    try:
+        if resume and output.exists():  # finished since this run listed the inputs
+            return {"status": "done", "error": "", "n_rows": None, "seconds": 0.0}
+        return _compute(func, func_kwargs, fmt, obj, output, time_limit)
+    finally:
+        _release(lock)
+
+
+def _compute(func, func_kwargs, fmt, obj, output, time_limit):
     start = time.perf_counter()
     try:
-        result = func(obj, **func_kwargs)
+        result = _call_with_time_limit(func, obj, func_kwargs, time_limit)
     except Exception as exc:  # a failing input is recorded and does not stop the batch
         logger.debug("input failed", exc_info=True)
         return {"status": "failed", "error": _describe(exc), "n_rows": 0,

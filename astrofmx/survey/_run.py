@@ -17,8 +17,10 @@ import numpy as np
 from ..utils import atomic_write, get_meta
 from ..utils import progress_bar as _progress_bar
 from ._executors import _check_parallel, _execution, _run_one
+from ._guard import _check_time_limit, _wait_unlocked
 from ._inputs import _entries, _make_items, _safe
 from ._result import BatchResult
+from ._settings import _check_settings
 from ._storage import _EXTENSIONS, _check_format, _combine_arrays, _combine_tables, _prepare_output_dir, _rows_of
 
 __all__ = ["run_batch"]
@@ -27,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 
 def run_batch(func, inputs, *, output_dir, parallel=False, output_format="ecsv", resume=True, combine=True,
-              progress_bar=True, func_kwargs=None, name=None, ids=None):
+              progress_bar=True, func_kwargs=None, name=None, ids=None, settings=None, time_limit=None):
     """Run ``func`` over many inputs, writing each result atomically; resumable and optionally parallel.
 
     For every input, ``func(input, **func_kwargs)`` is called and its result
@@ -39,7 +41,8 @@ def run_batch(func, inputs, *, output_dir, parallel=False, output_format="ecsv",
     path (or of the id): unique and stable from run to run.
 
     With ``resume=True`` (default) an input whose result file exists is
-    skipped, so after a crash, ``kill -9`` or a lost node the same call picks
+    skipped (if the results in ``output_dir`` were computed with the same
+    ``settings``, see below), so after a crash, ``kill -9`` or a lost node the same call picks
     up where it stopped: nothing finished is lost, nothing is done twice. An
     input whose function raises is recorded (exception type and message) in
     the summary and does not stop the batch; it is tried again on the next
@@ -96,6 +99,21 @@ def run_batch(func, inputs, *, output_dir, parallel=False, output_format="ecsv",
         embedding) can share one ``output_dir``.
     ids : list of str, optional
         One id per input (required for inputs that are not paths).
+    settings : dict, optional
+        What the results depend on besides the input: the options that
+        change them and the model (default: ``func_kwargs``). Recorded in ``<name>_settings.json``; a model (any
+        object with a ``state_dict``, e.g. a torch module) is recorded by its
+        class, config/spec and a sha1 of its weights. When the results in
+        ``output_dir`` were computed with other settings, a run with
+        ``resume=True`` stops with a ValueError that names the changes (use
+        ``resume=False`` to recompute them, or another ``output_dir``), and a
+        run with ``resume=False`` removes them first.
+    time_limit : float, optional
+        Seconds allowed per input: an input still running then is stopped
+        and recorded as failed (``TimeoutError``), so that one bad input
+        cannot stall a survey. The limit is enforced between Python
+        operations of ``func``: one long call into compiled code (a model
+        forward pass) finishes first.
 
     Returns
     -------
@@ -117,9 +135,12 @@ def run_batch(func, inputs, *, output_dir, parallel=False, output_format="ecsv",
 
     Notes
     -----
-    A rerun skips finished inputs *whatever* ``func_kwargs`` were: to run
-    with other settings, use another ``output_dir`` (or ``name``) or
-    ``resume=False``. The hash in the file names comes from the absolute
+    Several processes (or machines sharing a file system) can run the same
+    batch into one ``output_dir`` at once and share the work: each input is
+    locked while it is computed (a ``.<result>.lock`` file created
+    atomically, holding the host and process id), an input locked by
+    another live process is left to it (and waited for at the end), and a
+    lock left by a dead process is taken over. The hash in the file names comes from the absolute
     input path, so moving the input files starts afresh. A process killed
     while writing can leave a hidden temporary file (``.<stem>...``) in
     ``output_dir``; it is never mistaken for a result and can be deleted.
@@ -143,6 +164,12 @@ def run_batch(func, inputs, *, output_dir, parallel=False, output_format="ecsv",
     BatchResult(output_dir=..., done=0, skipped=3, failed=0, combined=...)
     """
     func_kwargs = _check_call(func, func_kwargs, name)
+    time_limit = _check_time_limit(time_limit)
+    if settings is None:
+        settings = func_kwargs
+    elif not isinstance(settings, Mapping):
+        raise TypeError(f"settings must be a dict of the options the results depend on, got "
+                        f"{type(settings).__name__}")
     fmt = _check_format(output_format)
     mode, handle = _check_parallel(parallel)
     entries = _entries(inputs, ids)
@@ -150,16 +177,24 @@ def run_batch(func, inputs, *, output_dir, parallel=False, output_format="ecsv",
     prefix = "" if name is None else f"{_safe(name)}_"
     items = _make_items(entries, outdir, name=name, ext=_EXTENSIONS[fmt])
     label = name or getattr(func, "__name__", None) or "batch"
+    settings_record = _check_settings(items, settings, outdir / f"{prefix}settings.json", resume)
 
     records, todo = _resumed_records(items, resume)
     logger.info("%s: %d inputs, %d already finished, %d to run (%s)", label, len(items),
                 len(items) - len(todo), len(todo), mode if mode != "workers" else f"{handle} workers")
-    runner = functools.partial(_run_one, func, func_kwargs, fmt)
+    runner = functools.partial(_run_one, func, func_kwargs, fmt, time_limit=time_limit, resume=resume)
+    locked = []
     with _progress_bar(total=len(items), desc=label, unit="input", enabled=progress_bar) as bar, \
             contextlib.closing(_run_pending(runner, todo, mode, handle, fmt, label, outdir)) as stream:
         bar.update(len(items) - len(todo))
-        for item, record in stream:
-            records[item.index] = record
+        for item, rec in stream:
+            records[item.index] = rec
+            if rec["status"] == "locked":
+                locked.append(item)
+            else:
+                bar.update(1)
+        for item in locked:  # computed by another process: wait for it; compute here what it left undone
+            records[item.index] = _after_other_process(runner, item)
             bar.update(1)
 
     combined, combine_error = {}, None
@@ -172,7 +207,8 @@ def run_batch(func, inputs, *, output_dir, parallel=False, output_format="ecsv",
         if record["n_rows"] is None:
             record["n_rows"] = _rows_of(item.output, fmt)
     summary = _write_summary(items, records, outdir / f"{prefix}summary.ecsv",
-                             {"batch": label, "output_format": fmt, "parallel": mode})
+                             {"batch": label, "output_format": fmt, "parallel": mode,
+                              "settings_key": settings_record["key"]})
     logger.info("%s: %d done, %d skipped, %d failed", label, *(
         int(np.count_nonzero(summary["status"] == s)) for s in ("done", "skipped", "failed")))
     if combine_error is not None:
@@ -204,6 +240,15 @@ def _resumed_records(items, resume):
         else:
             todo.append(item)
     return records, todo
+
+
+def _after_other_process(runner, item):
+    """The record of an input that another process was computing: wait for it, then skip or compute it."""
+    while True:
+        _wait_unlocked(item.output)
+        record = runner.func(*runner.args, item.obj, item.output, **{**runner.keywords, "resume": True})
+        if record["status"] != "locked":
+            return record
 
 
 def _run_pending(runner, todo, mode, handle, fmt, label, outdir):

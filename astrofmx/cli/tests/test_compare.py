@@ -31,7 +31,7 @@ def test_simulate_writes_field_and_truth(tmp_path, capsys):
     field = read_simulated_field(pbc)
     assert np.isnan(field.data[0, 0]) and np.isfinite(field.data[32, 32]) and field.header["SIMPBCUT"] == 0.3
     assert main(["-q", "simulate", str(tmp_path / "bad.fits"), "--pb-cutoff", "0.3"]) == 2
-    assert "primary_beam_fwhm" in one_line_error(capsys, "simulate")
+    assert "--primary-beam-fwhm" in one_line_error(capsys, "simulate")
     assert main(["-q", "simulate", str(tmp_path / "x.png")]) == 2
     assert "FITS" in one_line_error(capsys, "simulate")
 

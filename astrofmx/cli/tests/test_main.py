@@ -52,15 +52,15 @@ def test_every_subcommand_has_help_with_examples(capsys):
         assert f"astrofmx {command}" in out and "examples:" in out, command
 
 
-@pytest.mark.parametrize("make_input, message", [
-    (lambda p: p / "missing.fits", "no such file"),
-    (lambda p: (p / "notfits.fits").write_text("hello") and p / "notfits.fits", "FITS"),
+@pytest.mark.parametrize("make_input, message, status", [
+    (lambda p: p / "missing.fits", "no such file", 2),  # the command line names no file: a usage error
+    (lambda p: (p / "notfits.fits").write_text("hello") and p / "notfits.fits", "FITS", 1),  # the file's content
     (lambda p: fits.PrimaryHDU(np.zeros((2, 3, 8, 8), np.float32)).writeto(p / "cube.fits") or p / "cube.fits",
-     "plane"),
+     "plane", 1),
 ])
-def test_bad_input_isone_line_error(tmp_path, capsys, make_input, message):
+def test_bad_input_isone_line_error(tmp_path, capsys, make_input, message, status):
     path = make_input(tmp_path)
-    assert main(["-q", "preview", str(path)]) == 2
+    assert main(["-q", "preview", str(path)]) == status
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith("astrofmx preview: error:")
     assert re.search(message, err)

@@ -239,10 +239,12 @@ def test_kill_9_mid_batch_loses_nothing_and_duplicates_nothing(field_files, tmp_
     proc = subprocess.run([sys.executable, "-c", _KILL_SCRIPT, when, os.fspath(out), *files],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == -9, proc.stderr
-    written = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+    written = sorted(p.name for p in out.iterdir() if not p.name.startswith(".") and p.name != "settings.json")
     assert len(written) == 2 and all(name.startswith(("field_00-", "field_01-")) for name in written)
-    partial = [p.name for p in out.iterdir() if p.name.startswith(".")]
+    partial = [p.name for p in out.iterdir() if p.name.startswith(".") and not p.name.endswith(".lock")]
     assert len(partial) == (1 if when == "before-rename" else 0)  # field_02's complete but unrenamed temp file
+    # the killed process left field_02's lock; its pid is dead, so the rerun takes it over
+    assert len(list(out.glob(".field_02-*.lock"))) == 1
     before = _mtimes(out / name for name in written)
 
     calls = []
@@ -260,6 +262,7 @@ def test_kill_9_mid_batch_loses_nothing_and_duplicates_nothing(field_files, tmp_
     assert sorted(cat["input"].tolist()) == sorted(os.path.abspath(f) for f in files)
     expected = [float(fits.getdata(f).max()) for f in files]
     np.testing.assert_allclose(cat["peak"], expected)
+    assert not list(out.glob(".*.lock"))
 
 
 # ----------------------------------------------------------------------------------------------
