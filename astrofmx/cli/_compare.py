@@ -91,7 +91,7 @@ def _run_finders(finders, image, args):
 
 def run(args):
     from ..compare import compare_catalogs, read_reference_catalog
-    from ..io import load_image, write_catalog
+    from ..io import annotate_table, load_image, write_catalog
 
     finders = _finders(args)
     catalog_files = {}
@@ -108,11 +108,12 @@ def run(args):
     print(f"{args.image}: {len(reference)} reference sources, matching radius {radius:.3g}")
     print_table(scores)
     if args.output is not None:
-        scores.write(args.output, overwrite=args.overwrite)
+        write_catalog(annotate_table(scores, reference=args.reference, finders=list(catalogs)), args.output,
+                      overwrite=args.overwrite, image=args.image)
         print(f"wrote {args.output}")
     for name, path in catalog_files.items():
         Path(args.catalog_dir).mkdir(parents=True, exist_ok=True)
-        write_catalog(catalogs[name], path, overwrite=args.overwrite)
+        write_catalog(catalogs[name], path, overwrite=args.overwrite, image=args.image)
         print(f"wrote {path}")
     if args.plot is not None:
         print(f"wrote {args.plot}")

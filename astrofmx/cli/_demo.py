@@ -26,12 +26,15 @@ def _score(image, catalog, outputs, overwrite):
 
     from ..compare import compare_catalogs, find_sources_photutils, read_reference_catalog
     from ..datasets import get_bundled_path
+    from ..io import annotate_table, write_catalog
 
     reference = read_reference_catalog(get_bundled_path("1904_comp.fits"), wcs=image.wcs)
     radius = (0.5 * image.meta["BMAJ"] * u.deg).to(u.arcmin)  # half the 14.4 arcmin beam
     scores = compare_catalogs({"astrofmx default": catalog, "photutils": find_sources_photutils(image)},
                               reference, radius, image=image, plot=outputs["overlay"], overwrite=overwrite)
-    scores.write(outputs["scores"], overwrite=overwrite)
+    write_catalog(annotate_table(scores, reference="1904_comp.fits (Aegean components)",
+                                 finders=list(scores["finder"])),
+                  outputs["scores"], overwrite=overwrite, image=get_bundled_path("1904-66_SIN.fits"))
     return reference, radius, scores
 
 
@@ -50,7 +53,7 @@ def run(args):
 
     # the main job: the embedded default detector (no model or backbone named), offline
     catalog = detect_sources(image, progress_bar=not args.quiet)
-    write_catalog(catalog, outputs["catalog"], overwrite=args.overwrite)
+    write_catalog(catalog, outputs["catalog"], overwrite=args.overwrite, image=image_path)
     write_ds9(catalog, outputs["regions"], overwrite=args.overwrite)
     reference, radius, scores = _score(image, catalog, outputs, args.overwrite)
 

@@ -2,6 +2,7 @@
 
 import dataclasses
 import logging
+import os
 import time
 
 import numpy as np
@@ -238,6 +239,8 @@ def _detect_image(image, *, model=None, backbone=None, tile_size=None, overlap=N
         "batch_size": int(batch_size),
         "runtime_s": round(elapsed, 3),
     }
+    if isinstance(image, (str, os.PathLike)):
+        meta["image"] = os.path.basename(os.fspath(image))
     measured = _measure_detections(img, boxes[keep], mesh, beam) if measure else None
     meta["runtime_s"] = round(time.perf_counter() - t_start, 3)
     logger.info("detect_sources: %d sources in %d tiles (%.1f s)", int(keep.sum()), found.n_run, elapsed)
