@@ -61,7 +61,7 @@ def _write_preview_png(image, normalized, tiles, filename, *, title, overwrite):
                   overwrite=overwrite, title=title)
 
 
-def preview(image_path, *, preset, tile_size, overlap, png, tiles_out, overwrite, progress):
+def preview(image_path, *, preset, tile_size, overlap, png, tiles_out, overwrite, progress, note=None):
     """Load, normalize and tile ``image_path``; write the PNG and the tile table asked for."""
     from ..io import annotate_table, load_image, write_catalog
     from ..preprocess import get_preset
@@ -70,7 +70,8 @@ def preview(image_path, *, preset, tile_size, overlap, png, tiles_out, overwrite
     image = load_image(image_path)
     normalizer = get_preset(preset)
     table = _tile_table(image, normalizer, tile_size=tile_size, overlap=overlap, progress=progress)
-    table = annotate_table(table, image=image_path, preset=repr(normalizer), tile_size=tile_size, overlap=overlap)
+    table = annotate_table(table, image=image_path, preset=repr(normalizer), tile_size=tile_size, overlap=overlap,
+                           **({"note": note} if note else {}))
     if tiles_out is not None:
         write_catalog(table, tiles_out, overwrite=overwrite)
     if png is not None:
