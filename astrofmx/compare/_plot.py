@@ -31,8 +31,10 @@ def _norm(data, stretch, interval):
                    "log": LogStretch()}[stretch]
     finite = data[np.isfinite(data)]
     if interval == "preview":
-        return ImageNormalize(vmin=_preview_vmin(finite), vmax=float(np.percentile(finite, 99.95)),
-                              stretch=stretch_obj, clip=True)
+        vmin, vmax = _preview_vmin(finite), float(np.percentile(finite, 99.95))
+        if vmax > vmin:  # a margin below the lowest pixel: it is dark grey, not black
+            return ImageNormalize(vmin=vmin - 0.02 * (vmax - vmin), vmax=vmax, stretch=stretch_obj, clip=True)
+        return ImageNormalize(vmin=vmin, vmax=vmin + 1e-12, stretch=stretch_obj, clip=True)
     interval_obj = {"zscale": ZScaleInterval(), "minmax": MinMaxInterval(), "99.5%": PercentileInterval(99.5),
                     "99%": PercentileInterval(99.0)}[interval]
     vmin, vmax = interval_obj.get_limits(finite)

@@ -32,7 +32,15 @@ def test_demo_writes_everything_and_refuses_to_overwrite(tmp_path, capsys):
         DEFAULT_DETECTOR_PATH.parents[2]).as_posix()
     assert catalog.meta["image"] == "astrofmx/data/1904-66_SIN.fits"
     regions_text = (out / "catalog.reg").read_text()
-    assert regions_text.count("box(") == len(catalog)
+    assert regions_text.count("box(") == len(catalog) and regions_text.splitlines()[1].startswith("global")
+    # every ECSV: descriptions, provenance, the image's name; tiles in pixels, with why they are not the
+    # detection tiles; the printed summary says which tiling each step used
+    tiles = QTable.read(out / "tiles.ecsv")
+    assert tiles["x0"].unit == "pix" and tiles["width"].unit == "pix" and tiles["valid_fraction"].info.description
+    assert tiles.meta["image"] == "astrofmx/data/1904-66_SIN.fits" and "not the detection tiles" in tiles.meta["note"]
+    assert "tile(s) of 256 px" in printed and "tiling of an embedding model" in printed
+    assert scores.meta["reference"].startswith("1904_comp.fits") and scores["f1"].info.description
+    assert all(catalog[name].info.description for name in ("x_centroid", "score", "flux"))
 
     before = (out / "catalog.ecsv").read_bytes()
     assert main(["--quiet", "demo", "--output-dir", str(out)]) == 2
