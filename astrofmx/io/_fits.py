@@ -13,7 +13,7 @@ from astropy.wcs import WCS
 from ._header import _header_notes_logged, _image_wcs, _quiet_wcs, parse_bunit
 from ._pixels import _invalid_mask, _memmap_plane, _to_float32, is_lazy_array
 
-__all__ = ["load_image"]
+__all__ = ["load_image", "check_fits_file"]
 
 logger = logging.getLogger(__name__)
 
@@ -204,6 +204,53 @@ def _check_complete(hdul, path, desc):
             raise OSError(f"{desc} is truncated: HDU {i} ({h.name or 'PRIMARY'}) declares data up to byte "
                           f"{expected:,} but the file holds {actual:,} bytes ({expected - actual:,} missing); the "
                           "download or copy was cut short: fetch or write the file again")
+
+
+def check_fits_file(path):
+    """Check that a FITS file is complete: every HDU's data end inside the file.
+
+    A download or copy cut short leaves a file whose headers read but whose
+    data are missing; astropy then fails deep inside numpy ("buffer is too
+    small for requested array"). `load_image` runs this check on every file.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Raises
+    ------
+    OSError
+        If the file is not FITS, or is truncated (the message gives the
+        expected and the actual size).
+    FileNotFoundError
+        If the file does not exist.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> import numpy as np
+    >>> from astropy.io import fits
+    >>> from astrofmx.io import check_fits_file
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "f.fits"
+    >>> fits.writeto(path, np.zeros((100, 100), np.float32))
+    >>> check_fits_file(path)
+    >>> _ = path.write_bytes(path.read_bytes()[:20000])
+    >>> check_fits_file(path)
+    Traceback (most recent call last):
+    ...
+    OSError: '...f.fits' is truncated: HDU 0 (PRIMARY) declares data up to byte 42,880 but the file holds 20,000 bytes (22,880 missing); the download or copy was cut short: fetch or write the file again
+    """
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(f"no such file: '{path}'")
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="File may have been truncated")
+            hdul = fits.open(path, memmap=True, lazy_load_hdus=False)
+    except Exception as exc:
+        raise OSError(f"'{path}' is not a readable FITS file: {exc}") from exc
+    with hdul:
+        _check_complete(hdul, path, f"'{path}'")
 
 
 def _from_hdulist(hdul, hdu, plane, *, raw, source_desc, release=None, memmap_path=None):

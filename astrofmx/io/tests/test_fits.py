@@ -476,3 +476,20 @@ def test_truncated_file_names_sizes(tmp_path, short, memmap):
         load_image(cut_path, hdu=1, memmap=memmap)
     with pytest.raises(OSError, match="is truncated"):  # whichever HDU is asked for
         load_image(cut_path, hdu=0, memmap=memmap)
+
+
+def test_check_fits_file_and_simulated_field_reader(tmp_path):
+    """check_fits_file passes a whole file and names a cut one; read_simulated_field (which opens files itself)
+    says the same instead of numpy's 'buffer is too small'."""
+    from astrofmx.datasets import read_simulated_field, simulate_radio_field
+    from astrofmx.io import check_fits_file
+
+    path = tmp_path / "field.fits"
+    simulate_radio_field((64, 64), seed=1, n_sources=3).write(path)
+    check_fits_file(path)
+    assert len(read_simulated_field(path).truth) == 3
+    raw = path.read_bytes()
+    path.write_bytes(raw[:6000])  # inside the image data of the primary HDU
+    for call in (check_fits_file, read_simulated_field):
+        with pytest.raises(OSError, match=r"field.fits' is truncated: HDU 0 \(PRIMARY\) .* holds 6,000 bytes"):
+            call(path)
