@@ -238,7 +238,7 @@ def check_fits_file(path):
     >>> check_fits_file(path)
     Traceback (most recent call last):
     ...
-    OSError: '...f.fits' is truncated: HDU 0 (PRIMARY) declares data up to byte 42,880 but the file holds 20,000 bytes (22,880 missing); the download or copy was cut short: fetch or write the file again
+    OSError: '...f.fits' is truncated: HDU 0 (PRIMARY) declares data up to byte 42,880 but the file holds 20,000 bytes (22,880 missing)...
     """
     path = Path(path).expanduser()
     if not path.exists():
