@@ -95,7 +95,7 @@ def _clean_meta_value(key, value):
 def annotate_table(table, *, image=None, pixel_units=True, **provenance):
     """A shallow copy of ``table`` with column descriptions and provenance metadata, ready to be written.
 
-    Columns without a description get the one of `COLUMN_DESCRIPTIONS`, and
+    Columns without a description get the one of ``COLUMN_DESCRIPTIONS``, and
     the pixel columns without a unit (``x_centroid``, ``bbox_xmin``, tile
     ``x0``/``width``...) get ``u.pix``;
     ``meta`` gets the date and package versions (`~astrofmx.utils.get_meta`)
