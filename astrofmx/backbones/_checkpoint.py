@@ -77,6 +77,7 @@ def read_checkpoint(path):
         raise WeightsNotFoundError(f"weights file {str(path)!r} does not exist")
     with open(path, "rb") as fh:
         head = fh.read(16)
+    size = path.stat().st_size
     if path.suffix == ".safetensors" or (head[8:9] == b"{" and not head.startswith(b"PK")):
         from safetensors.torch import load_file
 
@@ -84,7 +85,8 @@ def read_checkpoint(path):
             return load_file(str(path), device="cpu")
         except Exception as exc:
             if path.suffix == ".safetensors":
-                raise OSError(f"cannot read safetensors file {str(path)!r} (truncated or corrupted?): {exc}") from exc
+                raise OSError(f"cannot read safetensors file {str(path)!r} ({size:,} bytes): it is truncated, "
+                              f"half-written or not safetensors ({exc}); download, copy or save it again") from None
     try:
         allow = getattr(torch.serialization, "safe_globals", None)
         with (allow(_SAFE_GLOBALS) if allow else contextlib.nullcontext()), warnings.catch_warnings():
@@ -99,8 +101,14 @@ def read_checkpoint(path):
                 f"objects, and astrofmx only loads tensors (safetensors or torch.load(weights_only=True)). If you "
                 f"trust the file, convert it yourself to safetensors. Details: {msg.splitlines()[0]}") from exc
         raise OSError(f"cannot read checkpoint {str(path)!r} (truncated or corrupted?): {exc}") from exc
-    except (RuntimeError, EOFError, ValueError) as exc:
-        raise OSError(f"cannot read checkpoint {str(path)!r} (truncated or corrupted?): {exc}") from exc
+    except (RuntimeError, EOFError, ValueError, KeyError, IndexError) as exc:
+        if not (head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"):
+            # torch.save writes a zip archive (PK..); its legacy format is a pickle (protocol byte 0x80)
+            raise OSError(f"{str(path)!r} is not a checkpoint: it is neither a torch.save file (zip archive or "
+                          f"pickle) nor safetensors (it starts with {head[:12]!r}, {size:,} bytes); give the weight "
+                          "file itself (.safetensors, .pth, .pt, .bin), or download it again") from None
+        raise OSError(f"cannot read checkpoint {str(path)!r} ({size:,} bytes): it is truncated or corrupted "
+                      f"({type(exc).__name__}: {exc}); download, copy or save it again") from None
 
 
 def _strip_prefix(sd, prefix):
@@ -179,7 +187,11 @@ def read_hf_config(directory):
     """The ``config.json`` of a Hugging Face model folder, or None."""
     path = Path(directory) / "config.json"
     if path.is_file():
-        return json.loads(path.read_text())
+        try:
+            return json.loads(path.read_text())
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{str(path)!r} is corrupted: not valid JSON ({exc}); restore the model folder's "
+                             "config.json (download the model again) or pass the weight file itself") from None
     return None
 
 
@@ -197,6 +209,18 @@ def find_weight_file(directory):
                                    f"folder {str(directory)!r}")
     raise ValueError(f"folder {str(directory)!r} holds several weight files {[p.name for p in found]}; "
                      f"pass the file itself as weights=")
+
+
+def _own_prefix_removed(backbone, state_dict):
+    """``state_dict`` without the ``model.`` prefix of a `Backbone`'s own ``state_dict()`` (the wrapper keeps
+    the network as ``.model``), so that ``torch.save(backbone.state_dict(), f)`` reloads with ``weights=f``."""
+    model = getattr(backbone, "model", None)
+    if model is None or not state_dict or not all(k.startswith("model.") for k in state_dict):
+        return state_dict
+    if any(k.startswith("model.") for k in model.state_dict()):  # the network's own keys carry the prefix
+        return state_dict
+    logger.debug("removing the 'model.' prefix of a Backbone.state_dict()")
+    return {k[len("model."):]: v for k, v in state_dict.items()}
 
 
 def load_weights(backbone, weights, *, checkpoint_key=None):
@@ -253,7 +277,7 @@ def load_weights(backbone, weights, *, checkpoint_key=None):
     else:
         raise WeightsNotFoundError(f"weights {str(path)!r} do not exist; pass an existing file or folder, "
                                    f"'pretrained' or None")
-    state_dict = extract_state_dict(read_checkpoint(path), checkpoint_key=checkpoint_key)
+    state_dict = _own_prefix_removed(backbone, extract_state_dict(read_checkpoint(path), checkpoint_key=checkpoint_key))
     backbone.load_state_dict_converted(state_dict, config=config)
     logger.info("loaded weights for %r from %s", backbone.spec.name, path)
     return path

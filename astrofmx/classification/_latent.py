@@ -59,8 +59,12 @@ def embed_umap(features, *, n_pca=10, n_neighbors=15, min_dist=0.1, metric="eucl
     >>> embed_umap(X, n_neighbors=10).shape
     (60, 2)
     """
+    import importlib.util
+
     from sklearn.decomposition import PCA
 
+    if importlib.util.find_spec("umap") is None:  # checked before any work
+        raise ImportError("embed_umap needs umap-learn: pip install umap-learn, or pip install 'astrofmx[viz]'")
     X, _ = _check_features(features, input_name="features")
     n, d = X.shape
     if n < 4:

@@ -127,7 +127,7 @@ def run(args):
     finders, catalog_files = _check(args)
     image = read_image(args.image, args)
     from ..compare import compare_catalogs, read_reference_catalog
-    from ..io import write_catalog
+    from ..io import annotate_table, write_catalog
 
     reference = read_reference_catalog(args.reference, wcs=image.wcs, format=args.reference_format)
     if len(reference) == 0:
@@ -138,11 +138,12 @@ def run(args):
     print(f"{args.image}: {len(reference)} reference sources, matching radius {radius:.3g}")
     print_table(scores)
     if args.output is not None:
-        scores.write(args.output, overwrite=args.overwrite)
+        write_catalog(annotate_table(scores, reference=args.reference, finders=list(catalogs)), args.output,
+                      overwrite=args.overwrite, image=args.image)
         print(f"wrote {args.output}")
     for name, path in catalog_files.items():
         Path(args.catalog_dir).mkdir(parents=True, exist_ok=True)
-        write_catalog(catalogs[name], path, overwrite=args.overwrite)
+        write_catalog(catalogs[name], path, overwrite=args.overwrite, image=args.image)
         print(f"wrote {path}")
     if args.plot is not None:
         print(f"wrote {args.plot}")

@@ -173,7 +173,7 @@ def _run_one(path, args):
           f"backbone {catalog.meta.get('backbone', '?')}, score >= {threshold:g})")
     print(_scale_line(catalog.meta))
     if args.output is not None:
-        write_catalog(catalog, args.output, overwrite=args.overwrite)
+        write_catalog(catalog, args.output, overwrite=args.overwrite, image=path)
         print(f"wrote {args.output}")
     if args.regions is not None:
         write_ds9(catalog, args.regions, overwrite=args.overwrite, wcs=image.wcs)

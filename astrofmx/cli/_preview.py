@@ -59,9 +59,9 @@ def _write_preview_png(image, normalized, tiles, filename, *, title, overwrite):
                   overwrite=overwrite, title=title)
 
 
-def preview(image_path, *, preset, tile_size, overlap, png, tiles_out, overwrite, progress, image=None):
+def preview(image_path, *, preset, tile_size, overlap, png, tiles_out, overwrite, progress, image=None, note=None):
     """Load (unless ``image`` is given), normalize and tile ``image_path``; write the PNG and the tile table."""
-    from ..io import load_image
+    from ..io import annotate_table, load_image, write_catalog
     from ..preprocess import get_preset
 
     check_outputs([png, tiles_out], overwrite)
@@ -69,10 +69,10 @@ def preview(image_path, *, preset, tile_size, overlap, png, tiles_out, overwrite
         image = load_image(image_path)
     normalizer = get_preset(preset)
     table = _tile_table(image, normalizer, tile_size=tile_size, overlap=overlap, progress=progress)
-    table.meta["image"] = str(image_path)
-    table.meta["preset"] = repr(normalizer)
+    table = annotate_table(table, image=image_path, preset=repr(normalizer), tile_size=tile_size, overlap=overlap,
+                           **({"note": note} if note else {}))
     if tiles_out is not None:
-        table.write(tiles_out, overwrite=overwrite)
+        write_catalog(table, tiles_out, overwrite=overwrite)
     if png is not None:
         _write_preview_png(image, normalizer(image.data, mask=image.mask), table, png,
                            title=f"{Path(str(image_path)).name} ({preset})", overwrite=overwrite)

@@ -15,7 +15,33 @@ logger = logging.getLogger(__name__)
 _METHODS = ("hungarian", "greedy")
 
 
+def _rows(bad):
+    rows = np.flatnonzero(bad)
+    shown = ", ".join(str(r) for r in rows[:10]) + (f", ... ({len(rows)} rows)" if len(rows) > 10 else "")
+    return shown
+
+
+def _finite(positions, name, mode):
+    """``positions``, or ValueError naming the rows whose position is NaN or infinite."""
+    if mode == "sky":
+        sph = positions.spherical
+        bad = ~(np.isfinite(np.atleast_1d(sph.lon.deg)) & np.isfinite(np.atleast_1d(sph.lat.deg)))
+        what = "sky positions (RA/Dec)"
+    else:
+        bad = ~np.isfinite(np.asarray(positions, dtype=float)).all(axis=-1)
+        what = "pixel positions (x_centroid/y_centroid)"
+    if bad.any():
+        raise ValueError(f"{name} has NaN or infinite {what} in rows {_rows(bad)} (0-based); drop those rows "
+                         f"before matching (e.g. catalog[np.isfinite(...)]) or fill in their positions")
+    return positions
+
+
 def _positions(catalog, name, mode):
+    """Sky coordinates or (N, 2) pixel positions of a catalog, all finite."""
+    return _finite(_positions_any(catalog, name, mode), name, mode)
+
+
+def _positions_any(catalog, name, mode):
     """Sky coordinates or (N, 2) pixel positions of a catalog."""
     if mode == "sky":
         coords = catalog_sky_positions(catalog)
@@ -149,7 +175,8 @@ def crossmatch(catalog, reference, radius, *, method="hungarian"):
     Raises
     ------
     ValueError
-        If the radius is not positive, or a catalog lacks the columns needed.
+        If the radius is not positive, a catalog lacks the columns needed, or
+        a position is NaN or infinite (the message names the rows).
     TypeError
         If the radius is not an angle or pixel `~astropy.units.Quantity`.
 

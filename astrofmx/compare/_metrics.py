@@ -190,5 +190,7 @@ def compare_catalogs(catalogs, reference, radius, *, image=None, plot=None, meth
     if plot is not None:
         from ._plot import plot_catalogs
 
-        plot_catalogs(image, {**catalogs, "reference": reference}, filename=plot, overwrite=overwrite)
+        title = f"{', '.join(map(str, catalogs))} against {len(reference)} reference sources (r = {radius:.3g})"
+        plot_catalogs(image, {**catalogs, "reference": reference}, filename=plot, overwrite=overwrite, radius=radius,
+                      title=title)
     return table

@@ -86,6 +86,39 @@ def _generic_positions(table, wcs):
     return sky, (xy[:, 0], xy[:, 1])
 
 
+def _describe_source(source):
+    return "the reference table" if isinstance(source, Table) else f"the reference catalog {os.fspath(source)!r}"
+
+
+def _on_image(sky, xy, wcs, source):
+    """Rows whose sky position projects through ``wcs`` (NaN on the far side of the projection).
+
+    ValueError if no source projects, or (when the WCS knows the image size) none falls on the image: the
+    catalog belongs to another sky field.
+    """
+    x, y = xy
+    keep = np.isfinite(x) & np.isfinite(y)
+    shape = getattr(wcs, "array_shape", None) or getattr(getattr(wcs, "celestial", None), "array_shape", None)
+    inside = keep.copy()
+    if shape is not None and len(shape) >= 2:
+        ny, nx = shape[-2:]
+        inside &= (x > -0.5) & (x < nx - 0.5) & (y > -0.5) & (y < ny - 0.5)
+    if len(x) and not inside.any():
+        c = wcs.celestial
+        centre = c.pixel_to_world(*(((n - 1) / 2 for n in shape[::-1][:2]) if shape is not None else (0, 0)))
+        ra, dec = sky.icrs.ra.deg, sky.icrs.dec.deg
+        raise ValueError(
+            f"no reference source falls on the image: none of the {len(x)} sources of {_describe_source(source)} "
+            f"(RA {np.nanmin(ra):.4f}..{np.nanmax(ra):.4f} deg, Dec {np.nanmin(dec):.4f}..{np.nanmax(dec):.4f} "
+            f"deg) lies inside the image (centre RA {centre.icrs.ra.deg:.4f}, Dec {centre.icrs.dec.deg:.4f} deg"
+            f"{f', {shape[-1]}x{shape[-2]} pixels' if shape is not None else ''}); the catalog belongs to another "
+            "sky field: give the reference catalog of this image")
+    if not keep.all():
+        logger.warning("%d of %d reference sources lie on the far side of the image's projection and were dropped",
+                       int((~keep).sum()), len(x))
+    return keep
+
+
 def read_reference_catalog(source, *, wcs=None, format="auto"):
     """Read a reference source catalog into the astrofmx catalog convention.
 
@@ -147,6 +180,7 @@ def read_reference_catalog(source, *, wcs=None, format="auto"):
 
     sky = None
     xy = None
+    n_dropped = 0
     shape = None  # (major, minor, pa) sky quantities
     pixel_half = None  # (half_x, half_y) pixel extents
     extra = {}
@@ -185,6 +219,12 @@ def read_reference_catalog(source, *, wcs=None, format="auto"):
     if wcs is not None and sky is not None:
         x, y = wcs.celestial.world_to_pixel(sky)
         xy = (np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+        keep = _on_image(sky, xy, wcs, source)
+        if not keep.all():
+            table, sky, xy = table[keep], sky[keep], (xy[0][keep], xy[1][keep])
+            shape = None if shape is None else tuple(q[keep] for q in shape)
+            extra = {k: v[keep] for k, v in extra.items()}
+            n_dropped, n = n - len(table), len(table)
     if xy is not None:
         x, y = xy
         if shape is not None and wcs is not None:
@@ -213,6 +253,8 @@ def read_reference_catalog(source, *, wcs=None, format="auto"):
     for name, values in extra.items():
         out[name] = values
     out.meta["format"] = fmt
+    if wcs is not None and sky is not None and n_dropped:
+        out.meta["n_off_projection"] = n_dropped
     if not isinstance(source, Table):
         out.meta["source_file"] = os.fspath(source)
     logger.info("read %d reference sources (%s)", n, fmt)

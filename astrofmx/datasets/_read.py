@@ -34,6 +34,9 @@ def read_simulated_field(path):
     >>> len(read_simulated_field(path).truth)
     3
     """
+    from ..io import check_fits_file
+
+    check_fits_file(path)  # a truncated file: its sizes, not numpy's 'buffer is too small'
     with fits.open(path) as hdul:
         data = np.asarray(hdul[0].data, dtype=np.float32).copy()
         header = hdul[0].header.copy()

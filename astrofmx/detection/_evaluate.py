@@ -12,6 +12,15 @@ from ._tiles import _load
 
 __all__ = ["mean_average_precision", "evaluate_detector"]
 
+
+def _require_pycocotools(purpose="mean_average_precision"):
+    """ImportError with the pip command if pycocotools (the COCO mAP reference code) is not installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("pycocotools") is None:
+        raise ImportError(f"{purpose} needs pycocotools (the COCO reference mAP code): pip install pycocotools, "
+                          "or pip install 'astrofmx[all]'")
+
 logger = logging.getLogger(__name__)
 
 
@@ -58,6 +67,7 @@ def mean_average_precision(predictions, targets, *, max_detections=1000):
     >>> round(mean_average_precision(found, truth)["map_50"], 3)
     0.505
     """
+    _require_pycocotools()
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 

@@ -85,6 +85,31 @@ def _jsonable(history):
     return out
 
 
+def _read_config_json(cfg_file):
+    """The parsed ``config.json`` of a detector folder; ValueError naming the file and the broken spot."""
+    try:
+        return json.loads(cfg_file.read_text())
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{str(cfg_file)!r} is not a text (JSON) file ({exc}); save the detector again with "
+                         "save_detector, or restore config.json from the original folder") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{str(cfg_file)!r} is corrupted: not valid JSON ({exc.msg} at line {exc.lineno}, column "
+                         f"{exc.colno}); save the detector again with save_detector, or restore config.json from "
+                         "the original folder") from None
+
+
+def _config_from(data, cfg_file):
+    """The `DetectorConfig` of a parsed ``config.json``; ValueError naming the file if it is not one."""
+    if not isinstance(data, dict) or data.get("format") != _FORMAT or not isinstance(data.get("config"), dict):
+        raise ValueError(f"{str(cfg_file)!r} is not an astrofmx detector configuration (a JSON object with "
+                         f"\"format\": \"{_FORMAT}\" and a \"config\" object); save the detector again with "
+                         "save_detector")
+    try:
+        return DetectorConfig.from_dict(data["config"])
+    except (TypeError, KeyError, ValueError) as exc:
+        raise ValueError(f"the configuration in {str(cfg_file)!r} does not describe a valid detector: {exc}") from None
+
+
 def load_detector(path, *, device=None):
     """Load a detector saved by `save_detector`; no code-side arguments are needed.
 
@@ -138,10 +163,8 @@ def load_detector(path, *, device=None):
         missing = [str(f) for f in (cfg_file, weights_file) if not f.is_file()]
         if missing:
             raise WeightsNotFoundError(f"detector directory {str(path)!r} lacks {missing}")
-        data = json.loads(cfg_file.read_text())
-        if not isinstance(data, dict) or data.get("format") != _FORMAT:
-            raise ValueError(f"{str(cfg_file)!r} is not an astrofmx detector configuration")
-        config = DetectorConfig.from_dict(data["config"])
+        data = _read_config_json(cfg_file)
+        config = _config_from(data, cfg_file)
         history = data.get("history", [])
     else:
         weights_file = path
@@ -152,15 +175,25 @@ def load_detector(path, *, device=None):
             with safe_open(str(path), framework="pt") as fh:
                 meta = fh.metadata() or {}
         except Exception as exc:
-            raise ValueError(f"{str(path)!r} is not a safetensors file: {exc}") from exc
+            raise ValueError(f"{str(path)!r} is not a safetensors file, or is truncated or half-written ({exc}, "
+                             f"{path.stat().st_size:,} bytes); save, copy or download the detector again") from None
         if _META_KEY not in meta:
             raise ValueError(f"{str(path)!r} holds no astrofmx detector configuration (metadata key {_META_KEY!r}); "
                              "was it written by save_detector?")
-        config = DetectorConfig.from_json(meta[_META_KEY])
-        history = json.loads(meta.get("history", "[]"))
+        try:
+            config = DetectorConfig.from_json(meta[_META_KEY])
+            history = json.loads(meta.get("history", "[]"))
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ValueError(f"the detector configuration stored in {str(path)!r} is corrupted ({exc}); save the "
+                             "detector again with save_detector") from None
     backbone = get_backbone(config.backbone, weights=None, **config.backbone_kwargs)
     detector = FasterRCNNDetector(config, backbone=backbone)
-    state = load_file(str(weights_file))
+    try:
+        state = load_file(str(weights_file))
+    except Exception as exc:  # safetensors' SafetensorError: truncated, half-written or not safetensors
+        raise OSError(f"cannot read the detector weights {str(weights_file)!r}: the safetensors file is truncated "
+                      f"or corrupted ({exc}, {weights_file.stat().st_size:,} bytes on disk); save, copy or download "
+                      "the detector again") from None
     try:
         missing, unexpected = detector.model.load_state_dict(state, strict=False)
     except RuntimeError as exc:  # shape mismatches

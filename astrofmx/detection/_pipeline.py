@@ -2,6 +2,7 @@
 
 import dataclasses
 import logging
+import os
 import time
 
 import numpy as np
@@ -9,6 +10,7 @@ import numpy as np
 from ..utils import progress_bar as _progress_bar
 from ._model import _inference_model
 from ._postprocess import _core_mask, _local_mesh, _measure_peaks, _same_source, _valid_at
+from ._guard import _check_memory, _clamp_tile, _pad_small, _unpad
 from ._kind import _check_kind, _resolve_kind
 from ._measure import CENTROIDS, _measure_detections
 from ._resolve import _budget_tile, _check_options, _resolve_batch_size, _resolve_detector
@@ -193,14 +195,21 @@ def _detect_image(image, *, model=None, backbone=None, tile_size=None, overlap=N
     precision = resolve_precision(precision, dev)
     tile_size, overlap, min_snr = _check_options(cfg, int(det.spec.patch_size), tile_size, overlap,
                                                  score_threshold, nms_threshold, min_snr, resample)
+    work, pad = _pad_small(img)  # a tiny image is padded with noise; detections in the padding dropped
+    tile_size, overlap = _clamp_tile(tile_size, overlap, work.data.shape, cfg, resample)
+    _check_memory(dev, tile_size, cfg.upscale * resample)
+    auto = batch_size == "auto"
     batch_size = _resolve_batch_size(batch_size, det, dev, precision, tile_size, cfg.upscale * resample)
+    batch_size = _check_memory(dev, tile_size, cfg.upscale * resample, batch_size, auto=auto)
 
-    fitted = _fit_normalizer(img, cfg.normalizer, resample)
+    fitted = _fit_normalizer(work, cfg.normalizer, resample)
     det.train(False)
-    found = _run_tiles(det, img, fitted, tile_size=tile_size, overlap=overlap, batch_size=batch_size, dev=dev,
+    found = _run_tiles(det, work, fitted, tile_size=tile_size, overlap=overlap, batch_size=batch_size, dev=dev,
                        precision=precision, score_threshold=score_threshold, progress_bar=progress_bar,
                        resample=resample)
-    boxes, scores, labels = _merge(img, found, nms_threshold)
+    boxes, scores, labels = _unpad(*_merge(work, found, nms_threshold), pad, img)
+    if pad is not None:
+        fitted = _fit_normalizer(img, cfg.normalizer, resample)
     mesh = _local_mesh(img, fitted)  # one local background/noise for the peak S/N and the measurement
     peaks, peak_snr, py, px = _measure_peaks(img, boxes, mesh)
     keep = _same_source(boxes, py, px)
@@ -209,6 +218,8 @@ def _detect_image(image, *, model=None, backbone=None, tile_size=None, overlap=N
     elapsed = time.perf_counter() - t_start
     preprocessing = (f"normalizer={cfg.normalizer}; whole image normalized once; tile_size={tile_size}; "
                      f"overlap={overlap}; upscale={cfg.upscale:g}; precision={precision}")
+    if pad is not None:
+        preprocessing += f"; image padded with noise to {work.data.shape[1]}x{work.data.shape[0]}"
     if resample != 1.0:
         preprocessing += f"; tiles resampled x{resample:.4g} for the beam (bilinear, antialiased)"
     meta = {
@@ -228,6 +239,8 @@ def _detect_image(image, *, model=None, backbone=None, tile_size=None, overlap=N
         "batch_size": int(batch_size),
         "runtime_s": round(elapsed, 3),
     }
+    if isinstance(image, (str, os.PathLike)):
+        meta["image"] = os.path.basename(os.fspath(image))
     if measure:
         meta["centroid"] = CENTROIDS[kind]
     measured = _measure_detections(img, boxes[keep], mesh, beam, meta.get("centroid")) if measure else None

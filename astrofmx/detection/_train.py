@@ -274,6 +274,10 @@ def train_detector(images, boxes=None, *, config=None, detector=None, options=No
     dev = resolve_device(opts.device)
     precision = resolve_precision(opts.precision, dev)
     scale = _scale(config.tile_size, config.upscale)
+    if val_images is not None or opts.val_fraction > 0:  # checked before any work, not after the first epoch
+        from ._evaluate import _require_pycocotools
+
+        _require_pycocotools("train_detector with validation (val_images= or val_fraction > 0)")
     tiles, val_tiles = _training_tiles(images, boxes, val_images, val_boxes, config, opts)
     steps = math.ceil(len(tiles) / opts.batch_size) if opts.steps_per_epoch is None else opts.steps_per_epoch
     logger.info("training %s detector (%s) on %d tiles (%d validation), %d steps x %d epochs", config.backbone,

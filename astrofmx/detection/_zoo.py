@@ -240,7 +240,12 @@ def list_detectors(*, cache_dir=None):
         for folder in sorted(local_root.iterdir()):
             runs = sorted(p for p in folder.iterdir() if _is_detector_dir(p))
             if runs:
-                backbone = json.loads((runs[-1] / "config.json").read_text())["config"]["backbone"]
+                try:
+                    backbone = json.loads((runs[-1] / "config.json").read_text())["config"]["backbone"]
+                except (ValueError, KeyError, TypeError) as exc:  # a corrupted config.json: listed, not fatal
+                    rows.append((folder.name, "local", str(runs[-1]), False,
+                                 f"config.json is corrupted ({type(exc).__name__}); retrain or delete the folder"))
+                    continue
                 rows.append((backbone, "local", str(runs[-1]), True, f"{len(runs)} trained here"))
     for name, entry in sorted(_REGISTRY.items()):
         if entry.path is not None:

@@ -7,4 +7,5 @@ from ._export import *  # noqa: F401, F403
 from ._fits import *  # noqa: F401, F403
 from ._header import *  # noqa: F401, F403
 from ._pixels import *  # noqa: F401, F403
+from ._provenance import *  # noqa: F401, F403
 from ._regions import *  # noqa: F401, F403

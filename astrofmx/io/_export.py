@@ -10,6 +10,7 @@ from astropy.coordinates import SkyCoord
 from astropy.table import QTable, Table
 
 from ..utils import atomic_write
+from ._provenance import annotate_table
 
 __all__ = ["write_catalog", "read_catalog"]
 
@@ -61,8 +62,11 @@ def _flat_table(catalog, fmt):
     return table
 
 
-def write_catalog(catalog, filename, *, format=None, overwrite=False):
+def write_catalog(catalog, filename, *, format=None, overwrite=False, image=None):
     """Write a source catalog as ECSV, FITS or VOTable (for TOPCAT, STILTS, DS9...).
+
+    Every column gets a description and the metadata the provenance (date,
+    versions, the image's file name), by `annotate_table`.
 
     ECSV keeps everything (the ``sky_centroid`` `~astropy.coordinates.SkyCoord`
     column and nested metadata).  FITS and VOTable cannot store a SkyCoord,
@@ -83,6 +87,9 @@ def write_catalog(catalog, filename, *, format=None, overwrite=False):
         Output format.
     overwrite : bool, optional
         Replace an existing file.
+    image : str or path-like, optional
+        The image the catalog was made from; its file name goes into
+        ``meta['image']``.
 
     Returns
     -------
@@ -106,6 +113,7 @@ def write_catalog(catalog, filename, *, format=None, overwrite=False):
     ['id', 'x_centroid', 'y_centroid']
     """
     fmt = _format_of(filename, format)
+    catalog = annotate_table(catalog, image=image)
     table = catalog if fmt == "ascii.ecsv" else _flat_table(catalog, fmt)
     suffix = Path(filename).suffix or None
     with atomic_write(filename, overwrite=overwrite, suffix=suffix) as tmp:

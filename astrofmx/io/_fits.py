@@ -2,6 +2,7 @@
 
 import logging
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ from astropy.wcs import WCS
 from ._header import _header_notes_logged, _image_wcs, _quiet_wcs, parse_bunit
 from ._pixels import _invalid_mask, _memmap_plane, _to_float32, is_lazy_array
 
-__all__ = ["load_image"]
+__all__ = ["load_image", "check_fits_file"]
 
 logger = logging.getLogger(__name__)
 
@@ -169,6 +170,89 @@ def _from_hdu(h, *, raw, fobj=None, plane=None, source_desc="", release=None, me
     return _finish(f32, wcs2d, header, None, None, source_desc)
 
 
+def _data_bytes(header):
+    """Bytes of the data unit that ``header`` declares (without the padding to 2880-byte blocks)."""
+    naxis = int(header.get("NAXIS", 0))
+    if naxis == 0:
+        return 0
+    n = 1
+    for i in range(1, naxis + 1):
+        n *= int(header.get(f"NAXIS{i}", 0))
+    if int(header.get("NAXIS1", 0)) == 0 and header.get("GROUPS", False):  # random groups: NAXIS1 = 0
+        n = int(np.prod([int(header.get(f"NAXIS{i}", 0)) for i in range(2, naxis + 1)]))
+    pcount, gcount = int(header.get("PCOUNT", 0)), int(header.get("GCOUNT", 1))
+    return abs(int(header.get("BITPIX", 8))) // 8 * gcount * (pcount + n)
+
+
+def _check_complete(hdul, path, desc):
+    """Raise OSError naming the file, the expected and the actual size if an HDU's data run past its end."""
+    if getattr(getattr(hdul, "_file", None), "compression", None):  # gzip/bz2: sizes on disk are compressed
+        return
+    actual = os.path.getsize(path)
+    for i, h in enumerate(hdul):
+        info = h.fileinfo()
+        if not info:
+            continue
+        header = h.header
+        if isinstance(h, fits.CompImageHDU):  # the stored (binary table) header, not the image's
+            bintable = getattr(h, "_bintable", None)
+            header = getattr(bintable, "header", None) if bintable is not None else None
+            if header is None:
+                continue
+        expected = int(info["datLoc"]) + _data_bytes(header)
+        if expected > actual:
+            raise OSError(f"{desc} is truncated: HDU {i} ({h.name or 'PRIMARY'}) declares data up to byte "
+                          f"{expected:,} but the file holds {actual:,} bytes ({expected - actual:,} missing); the "
+                          "download or copy was cut short: fetch or write the file again")
+
+
+def check_fits_file(path):
+    """Check that a FITS file is complete: every HDU's data end inside the file.
+
+    A download or copy cut short leaves a file whose headers read but whose
+    data are missing; astropy then fails deep inside numpy ("buffer is too
+    small for requested array"). `load_image` runs this check on every file.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Raises
+    ------
+    OSError
+        If the file is not FITS, or is truncated (the message gives the
+        expected and the actual size).
+    FileNotFoundError
+        If the file does not exist.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> import numpy as np
+    >>> from astropy.io import fits
+    >>> from astrofmx.io import check_fits_file
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "f.fits"
+    >>> fits.writeto(path, np.zeros((100, 100), np.float32))
+    >>> check_fits_file(path)
+    >>> _ = path.write_bytes(path.read_bytes()[:20000])
+    >>> check_fits_file(path)
+    Traceback (most recent call last):
+    ...
+    OSError: '...f.fits' is truncated: HDU 0 (PRIMARY) declares data up to byte 42,880 but the file holds 20,000 bytes (22,880 missing)...
+    """
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(f"no such file: '{path}'")
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="File may have been truncated")
+            hdul = fits.open(path, memmap=True, lazy_load_hdus=False)
+    except Exception as exc:
+        raise OSError(f"'{path}' is not a readable FITS file: {exc}") from exc
+    with hdul:
+        _check_complete(hdul, path, f"'{path}'")
+
+
 def _from_hdulist(hdul, hdu, plane, *, raw, source_desc, release=None, memmap_path=None):
     if hdu is None:
         cands = _image_hdu_indices(hdul)
@@ -282,12 +366,15 @@ def load_image(source, *, hdu=None, plane=None, memmap=False):
         desc = f"'{path}'"
         with _header_notes_logged():
             try:
-                hdul = fits.open(path, memmap=True, do_not_scale_image_data=True, lazy_load_hdus=False)
+                with warnings.catch_warnings():  # a truncated file is refused below, with its sizes
+                    warnings.filterwarnings("ignore", message="File may have been truncated")
+                    hdul = fits.open(path, memmap=True, do_not_scale_image_data=True, lazy_load_hdus=False)
             except Exception as exc:  # astropy raises OSError (and others) on files that are not FITS
                 raise OSError(f"{desc} is not a readable FITS file: {exc}") from exc
         with hdul, _header_notes_logged():
             if len(hdul) == 0:
                 raise OSError(f"{desc} is not a readable FITS file: it holds no HDU")
+            _check_complete(hdul, path, desc)
             return _from_hdulist(hdul, hdu, plane, raw=True, source_desc=desc, release=None if memmap else hdul,
                                  memmap_path=path if memmap else None)
     if isinstance(source, fits.HDUList):

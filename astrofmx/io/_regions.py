@@ -2,7 +2,8 @@
 
 Every box of a source catalog (see `make_source_catalog`) becomes a
 rectangle region labelled with its score.  Files are always written by
-`regions.Regions.write` (``format='ds9'``), never from hand-built strings, so
+`regions.Regions.serialize` (``format='ds9'``; only DS9's ``global`` line of
+defaults is added where regions writes none), never from hand-built region strings, so
 the 0-based (astropy) to 1-based (DS9 ``image``) pixel shift is done by the
 regions package.
 """
@@ -183,12 +184,28 @@ def to_regions(catalog, *, wcs=None, frame="auto", label_format="{score:.2f}", c
     return Regions(regs)
 
 
+#: DS9's defaults for every region of the file, written once (its own files start with such a line)
+_GLOBAL = ('global color={color} dashlist=8 3 width=1 font="helvetica 10 normal roman" select=1 highlite=1 '
+           'dash=0 fixed=0 edit=1 move=1 delete=1 include=1 source=1')
+
+
+def _with_global_line(text, color=None):
+    """The DS9 text of `regions` with a ``global`` line after the header comment (where regions wrote none)."""
+    lines = text.splitlines()
+    if any(line.startswith("global") for line in lines):
+        return text if text.endswith("\n") else text + "\n"
+    at = 1 if lines and lines[0].startswith("#") else 0
+    lines.insert(at, _GLOBAL.format(color=color or "green"))
+    return "\n".join(lines) + "\n"
+
+
 def write_ds9(catalog, filename, *, overwrite=False, wcs=None, frame="auto", label_format="{score:.2f}",
               color=None, precision=8):
     """Write a source catalog as a DS9 region file (one box per source).
 
     The file is written by the regions package
-    (``Regions.write(..., format='ds9')``): pixel boxes in the ``image``
+    (``Regions.serialize(format='ds9')``, with DS9's ``global`` line of
+    defaults after the header): pixel boxes in the ``image``
     frame with DS9's 1-based pixel coordinates (astropy pixel ``(0, 0)`` is
     DS9 ``(1, 1)``), sky boxes in the catalog's frame (``icrs``/``fk5``).
     Each box is labelled with its score (``text={0.93}``).
@@ -235,7 +252,9 @@ def write_ds9(catalog, filename, *, overwrite=False, wcs=None, frame="auto", lab
     regs = to_regions(catalog, wcs=wcs, frame=frame, label_format=label_format, color=color)
     if len(regs) == 0:
         logger.info("catalog is empty: writing an empty region file %s", filename)
+    text = _with_global_line(regs.serialize(format="ds9", precision=precision), color)
     with atomic_write(filename, overwrite=overwrite, suffix=".reg") as tmp:
-        regs.write(str(tmp), format="ds9", overwrite=True, precision=precision)
+        with open(tmp, "w") as fh:
+            fh.write(text)
     logger.info("wrote %d regions to %s", len(regs), filename)
     return regs

@@ -277,6 +277,29 @@ def _coerce_image(image):
                     f"got {type(image).__name__}")
 
 
+def _free_memory():
+    """MemAvailable of /proc/meminfo in bytes, or None where it cannot be read."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _check_padded_tile(shape, itemsize, image_shape, free=None):
+    """ValueError before a padded tile (data + mask) larger than half the free memory is allocated."""
+    need = int(np.prod(shape)) * (itemsize + 1)
+    free = _free_memory() if free is None else free
+    if free is not None and need > 0.5 * free:
+        raise ValueError(f"tile_size {shape[-2]}x{shape[-1]} on a {image_shape[1]}x{image_shape[0]} image would "
+                         f"allocate {need / 2 ** 30:.1f} GiB per padded tile, more than half of the "
+                         f"{free / 2 ** 30:.1f} GiB free; use a tile_size no larger than the image "
+                         f"(<= {max(image_shape)})")
+
+
 def iter_tiles(image, *, tile_size, overlap=0, edge="shift", fill_value=np.nan, progress_bar=False):
     """Yield the tiles of an image lazily, one `Tile` at a time.
 
@@ -308,6 +331,13 @@ def iter_tiles(image, *, tile_size, overlap=0, edge="shift", fill_value=np.nan, 
     ------
     tile : `Tile`
 
+    Raises
+    ------
+    ValueError
+        If a padded tile would take more than half the free memory (a
+        ``tile_size`` far larger than the image), before anything is
+        allocated.
+
     Examples
     --------
     >>> import numpy as np
@@ -326,6 +356,8 @@ def iter_tiles(image, *, tile_size, overlap=0, edge="shift", fill_value=np.nan, 
     ny, nx = data.shape[-2:]
     ty, tx = grid.tile_size
     lead = data.shape[:-2]
+    if ty > ny or tx > nx or edge == "pad":
+        _check_padded_tile(lead + (ty, tx), np.dtype(data.dtype).itemsize, (ny, nx))
     bar = _progress_bar(total=len(grid), desc="tiles", unit="tile", enabled=progress_bar)
     try:
         for r, c, y0, x0 in grid:

@@ -293,6 +293,9 @@ def _write_summary(items, records, path, meta):
     summary["seconds"] = np.array([r["seconds"] for r in records], dtype=float) * u.s
     summary.meta.update(get_meta())
     summary.meta.update(meta)
+    from ..io import annotate_table
+
+    summary = annotate_table(summary)  # column descriptions; package paths made relative
     with atomic_write(path, overwrite=True, suffix=".ecsv") as tmp:
         summary.write(tmp, format="ascii.ecsv", overwrite=True)
     return summary

@@ -25,7 +25,8 @@ def _check_format(output_format):
         missing = [m for m in ("pyarrow", "pandas") if importlib.util.find_spec(m) is None]
         if missing:
             raise ImportError(f"output_format='parquet' needs {' and '.join(missing)} (to write and read the "
-                              f"results back): pip install {' '.join(missing)}, or use 'ecsv' or 'fits'")
+                              f"results back): pip install {' '.join(missing)} (or 'astrofmx[parquet]'), or use "
+                              "'ecsv' or 'fits'")
     return output_format
 
 

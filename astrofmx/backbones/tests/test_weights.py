@@ -440,3 +440,48 @@ def test_torchvision_loads_its_own_weights_from_the_cache(tmp_path, monkeypatch)
     x = images()
     with torch.no_grad():
         torch.testing.assert_close(net(x), src(x))
+
+
+def test_bad_weight_files_are_explained(tmp_path):
+    """A text file named .pth, a half-written .safetensors and a corrupted config.json: OSError/ValueError
+    naming the file, the problem and the fix (not KeyError '101', SafetensorError or JSONDecodeError)."""
+    vit = get_backbone("mae", weights=None, **TINY_VIT)
+    text = tmp_path / "model.pth"
+    text.write_text("these are not weights\n" * 20)
+    with pytest.raises(OSError, match=r"model.pth' is not a checkpoint: .* starts with b'these are no'"):
+        get_backbone("mae", weights=text, **TINY_VIT)
+    save_file(_source_vit(3).state_dict(), str(tmp_path / "full.safetensors"))
+    raw = (tmp_path / "full.safetensors").read_bytes()
+    for cut in (len(raw) // 2, 20):  # half-written: data or header cut short
+        half = tmp_path / "half.safetensors"
+        half.write_bytes(raw[:cut])
+        with pytest.raises(OSError, match=rf"half.safetensors' \({cut:,} bytes\): it is truncated, half-written "
+                                          r"or not safetensors .*save it again"):
+            load_weights(vit, half)
+    torch.save({"w": torch.ones(3)}, tmp_path / "ok.pth")
+    raw = (tmp_path / "ok.pth").read_bytes()
+    (tmp_path / "cut.pth").write_bytes(raw[:len(raw) // 2])
+    with pytest.raises(OSError, match=r"cut.pth' \(.* bytes\): it is truncated or corrupted"):
+        read_checkpoint(tmp_path / "cut.pth")
+    folder = tmp_path / "hf"
+    folder.mkdir()
+    (folder / "model.safetensors").write_bytes((tmp_path / "full.safetensors").read_bytes())
+    (folder / "config.json").write_text('{"model_type": "vit", "hidden_size": ')
+    with pytest.raises(ValueError, match=r"config.json' is corrupted: not valid JSON"):
+        load_weights(vit, folder)
+
+
+@pytest.mark.parametrize("name", ["mae", "resnet18"])
+def test_own_state_dict_reloads_with_weights(tmp_path, name):
+    """``torch.save(backbone.state_dict(), f)`` (keys prefixed 'model.' by the wrapper) reloads with weights=f,
+    from .pth and .safetensors, giving the same features."""
+    kwargs = TINY_VIT if name == "mae" else {}
+    src = get_backbone(name, weights=None, **kwargs)
+    randomize(src.model, 5)
+    sd = src.state_dict()
+    assert all(k.startswith("model.") for k in sd)
+    torch.save(sd, tmp_path / "own.pth")
+    save_file({k: v.contiguous() for k, v in sd.items()}, str(tmp_path / "own.safetensors"))
+    for f in ("own.pth", "own.safetensors"):
+        again = get_backbone(name, weights=tmp_path / f, **kwargs)
+        torch.testing.assert_close(again(images()), src(images()))

@@ -16,13 +16,19 @@ def test_simulate_writes_field_and_truth(tmp_path, capsys):
                  "--beam-fwhm", "6arcsec", "--n-sources", "9", "--artefacts", "rings", "--truth", str(truth)]) == 0
     field = read_simulated_field(out)
     assert field.data.shape == (64, 80) and len(field.truth) == 9
-    assert len(QTable.read(truth)) == 9
+    written = QTable.read(truth)
+    assert len(written) == 9
+    for name in ("x_centroid", "y_centroid", "bbox_xmin", "bbox_ymax"):  # pixel columns carry units
+        assert written[name].unit == "pix" and written[name].info.description
+    assert written.meta["version"]["astrofmx"] and "date" in written.meta
     np.testing.assert_allclose(field.rms.to_value("uJy/beam"), 30, rtol=1e-3)
     # the truth table inside the simulated FITS file is a valid reference for compare (default finders)
     scores = tmp_path / "scores.ecsv"
     assert main(["-q", "compare", str(out), "--reference", str(out), "--radius", "3pix", "-o", str(scores)]) == 0
     table = QTable.read(scores)
     assert table["finder"].tolist() == ["default", "photutils", "sep"] and all(table["n_reference"] == 9)
+    assert table.meta["image"] == "f.fits" and table.meta["finders"] == ["default", "photutils", "sep"]
+    assert table["completeness"].info.description and table.meta["version"]["astrofmx"]
     assert main(["-q", "simulate", str(out)]) == 2
     assert "already exists" in one_line_error(capsys, "simulate")
     pbc = tmp_path / "pb.fits"

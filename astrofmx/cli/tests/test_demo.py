@@ -27,9 +27,20 @@ def test_demo_writes_everything_and_refuses_to_overwrite(tmp_path, capsys):
     assert by_finder["photutils"]["completeness"] > 0.5 and by_finder["photutils"]["purity"] > 0.7
     from astrofmx.detection import DEFAULT_DETECTOR_PATH
 
-    assert catalog.meta["model"] == str(DEFAULT_DETECTOR_PATH)
+    # the embedded detector named inside the package, not by this machine's absolute path
+    assert catalog.meta["model"] == "astrofmx/" + DEFAULT_DETECTOR_PATH.relative_to(
+        DEFAULT_DETECTOR_PATH.parents[2]).as_posix()
+    assert catalog.meta["image"] == "astrofmx/data/1904-66_SIN.fits"
     regions_text = (out / "catalog.reg").read_text()
-    assert regions_text.count("box(") == len(catalog)
+    assert regions_text.count("box(") == len(catalog) and regions_text.splitlines()[1].startswith("global")
+    # every ECSV: descriptions, provenance, the image's name; tiles in pixels, with why they are not the
+    # detection tiles; the printed summary says which tiling each step used
+    tiles = QTable.read(out / "tiles.ecsv")
+    assert tiles["x0"].unit == "pix" and tiles["width"].unit == "pix" and tiles["valid_fraction"].info.description
+    assert tiles.meta["image"] == "astrofmx/data/1904-66_SIN.fits" and "not the detection tiles" in tiles.meta["note"]
+    assert "tile(s) of 256 px" in printed and "tiling of an embedding model" in printed
+    assert scores.meta["reference"].startswith("1904_comp.fits") and scores["f1"].info.description
+    assert all(catalog[name].info.description for name in ("x_centroid", "score", "flux"))
 
     before = (out / "catalog.ecsv").read_bytes()
     assert main(["--quiet", "demo", "--output-dir", str(out)]) == 2
@@ -47,6 +58,7 @@ def test_preview_tiles_cover_image(tmp_path, capsys, bundled_radio_image):
     tiles = QTable.read(tiles_path)
     covered = np.zeros((192, 192), bool)
     for row in tiles:
-        covered[row["y0"]:row["y0"] + row["height"], row["x0"]:row["x0"] + row["width"]] = True
+        y0, x0, h, w = (int(row[n].to_value("pix")) for n in ("y0", "x0", "height", "width"))
+        covered[y0:y0 + h, x0:x0 + w] = True
     assert covered.all()
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -195,3 +195,26 @@ def test_compare_catalogs_table():
         compare_catalogs([perfect], truth, 1 * u.pix)
     with pytest.raises(ValueError, match="plot needs the image"):
         compare_catalogs({"p": perfect}, truth, 1 * u.pix, plot="x.png")
+
+
+@pytest.mark.parametrize("which", ["catalog", "reference"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_positions_name_the_rows(which, bad):
+    """NaN or infinite positions are refused with the catalog and the rows named (not scipy's 'data must be
+    finite'), in pixels and on the sky."""
+    good = _pix_catalog([[1, 1], [5, 5], [9, 9], [20, 20]])
+    broken = _pix_catalog([[1, 1], [5, 5], [9, 9], [20, 20]])
+    broken["x_centroid"][[1, 3]] = bad * u.pix
+    args = (broken, good) if which == "catalog" else (good, broken)
+    with pytest.raises(ValueError, match=rf"{which} has NaN or infinite pixel positions .* in rows 1, 3 "):
+        crossmatch(*args, 2 * u.pix)
+    sky = SkyCoord([10, 10.001, 10.002] * u.deg, [0, 0, 0] * u.deg)
+    a, b = QTable({"sky_centroid": sky}), QTable({"sky_centroid": sky})
+    bad_sky = SkyCoord([10, np.nan, 10.002] * u.deg, [0, 0, np.nan] * u.deg)  # astropy refuses infinite angles
+    if which == "catalog":
+        a = QTable({"sky_centroid": bad_sky})
+    else:
+        b = QTable({"sky_centroid": bad_sky})
+    with pytest.raises(ValueError, match=rf"{which} has NaN or infinite sky positions .* in rows 1, 2 "):
+        crossmatch(a, b, 2 * u.arcsec)
+    assert crossmatch(good, good, 2 * u.pix).meta["n_matched"] == 4  # finite catalogs still match

@@ -20,11 +20,11 @@ def test_overlay_on_real_radio_image(bundled_radio_image, tmp_path):
     ax = fig.axes[0]
     assert isinstance(ax, WCSAxes)
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels == [f"sep ({len(sep_cat)})", "reference (51)"]
+    assert labels == [f"sep ({len(sep_cat)})", "reference (51)", "beam (FWHM)"]
     # two scatter layers with different colours; sep also draws its boxes
     colours = {tuple(np.round(c.get_edgecolor()[0], 3)) for c in ax.collections}
     assert len(ax.collections) == 2 and len(colours) == 2
-    assert len(ax.patches) == len(sep_cat)
+    assert len(ax.patches) == len(sep_cat) + 1  # and the beam ellipse
     # the NaN area (40% of the image) is masked, i.e. drawn transparent
     shown = ax.images[0].get_array()
     assert np.ma.is_masked(shown) and shown.mask.mean() == pytest.approx(image.mask.mean())
@@ -57,3 +57,40 @@ def test_pixel_axes_without_wcs_and_bad_options(rng):
         plot_catalogs(img, {"a": cat}, interval="auto")
     with pytest.raises(TypeError, match="catalogs must be a dict"):
         plot_catalogs(img, [cat])
+
+
+def test_overlay_for_astronomers(bundled_radio_image, tmp_path):
+    """The preview's asinh stretch, a colorbar in BUNIT, hollow markers, the beam ellipse, distinct symbols for
+    matched / false / missed sources, a title, and no pixel next to a blank region clipped to black."""
+    from matplotlib.patches import Ellipse
+    from scipy import ndimage
+
+    image = load_image(bundled_radio_image)
+    ref = read_reference_catalog(get_bundled_path("1904_comp.fits"), wcs=image.wcs)
+    sep_cat = find_sources_sep(bundled_radio_image)
+    fig = plot_catalogs(bundled_radio_image, {"sep": sep_cat, "reference": ref}, radius=7.2 * u.arcmin)
+    ax = fig.axes[0]
+    assert ax.get_title() == "1904-66_SIN.fits"
+    colorbar = fig.axes[1]
+    assert colorbar.get_xlabel() == "Jy / beam (asinh stretch)"
+    norm = ax.images[0].norm
+    assert type(norm.stretch).__name__ == "AsinhStretch" and norm.stretch.a == 0.05  # the radio preview's
+    blank = image.mask
+    edge = ndimage.binary_dilation(blank) & ~blank
+    assert norm(np.asarray(image.data)[edge]).min() > 0  # no black edge pixels
+    for layer in ax.collections:  # hollow markers
+        assert len(layer.get_facecolor()) == 0 or np.all(layer.get_facecolor()[:, 3] == 0)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    from astrofmx.compare import crossmatch
+
+    m = crossmatch(sep_cat, ref, 7.2 * u.arcmin)
+    assert labels[:3] == [f"sep: matched ({m.meta['n_matched']})", f"sep: false ({m.meta['n_unmatched_catalog']})",
+                          f"sep: missed ({m.meta['n_unmatched_reference']})"]
+    markers = [h.get_marker() for h in ax.get_legend().legend_handles[:3]]
+    assert len(set(markers)) == 3
+    beams = [p for p in ax.patches if isinstance(p, Ellipse)]
+    assert len(beams) == 1
+    bmaj_pix = image.meta["BMAJ"] / abs(image.meta["CDELT2"])
+    assert beams[0].width == pytest.approx(bmaj_pix, rel=0.05)
+    plain = plot_catalogs(np.random.default_rng(0).normal(size=(32, 32)), {"mine": sep_cat[:0]})
+    assert plain.axes[0].get_title() == "mine" and "no BUNIT" in plain.axes[1].get_xlabel()

@@ -107,3 +107,23 @@ def test_generic_pixel_catalog_with_a_wcs():
     np.testing.assert_allclose(ref["x_centroid"].value, [50.0, 60.0])
     np.testing.assert_allclose(ref["y_centroid"].value, [50.0, 40.0])
     assert ref["sky_centroid"][0].separation(SkyCoord(150, 2, unit="deg")).arcsec < 1e-6
+
+
+def test_reference_of_another_field_is_refused(bundled_radio_image):
+    """A reference catalog of another sky field: 'no reference source falls on the image' (with both fields'
+    positions), not a NaN-box error, whether its sources project off the image or onto the far side of the
+    projection; a catalog partly on the image keeps its projectable rows."""
+    image = load_image(bundled_radio_image)
+    ny, nx = image.data.shape
+    centre = image.wcs.celestial.pixel_to_world((nx - 1) / 2, (ny - 1) / 2)
+    for offset in (30 * u.deg, 120 * u.deg):  # beside the 12.8-deg field; across the sky (NaN through SIN)
+        far = centre.directional_offset_by(0 * u.deg, offset)
+        table = Table({"ra": [far.ra.deg] * 3 * u.deg, "dec": (far.dec.deg + np.array([0, 0.01, 0.02])) * u.deg})
+        with pytest.raises(ValueError, match=r"no reference source falls on the image: none of the 3 sources"):
+            read_reference_catalog(table, wcs=image.wcs)
+    across = centre.directional_offset_by(0 * u.deg, 120 * u.deg)
+    table = Table({"ra": [centre.ra.deg, across.ra.deg] * u.deg, "dec": [centre.dec.deg, across.dec.deg] * u.deg})
+    ref = read_reference_catalog(table, wcs=image.wcs)
+    assert len(ref) == 1 and ref.meta["n_off_projection"] == 1
+    np.testing.assert_allclose([ref["x_centroid"][0].value, ref["y_centroid"][0].value],
+                               [(nx - 1) / 2, (ny - 1) / 2], atol=1e-3)  # ICRS -> the image frame

@@ -56,3 +56,30 @@ def test_bad_files(trained_detector, tmp_path):
         load_detector(folder)
     with pytest.raises(TypeError, match="must be a FasterRCNNDetector"):
         save_detector(torch.nn.Linear(2, 2), tmp_path / "x")
+
+
+def test_corrupted_detector_files_are_explained(trained_detector, tmp_path):
+    """A corrupted config.json, a half-written model.safetensors or .safetensors detector: errors naming the
+    file, the problem and the fix, never a bare JSONDecodeError or SafetensorError."""
+    folder = save_detector(trained_detector, tmp_path / "det")
+    good = (folder / "config.json").read_text()
+    (folder / "config.json").write_text(good[:len(good) // 2])
+    with pytest.raises(ValueError, match=r"det/config.json' is corrupted: not valid JSON .* save the detector "
+                                         r"again"):
+        load_detector(folder)
+    (folder / "config.json").write_bytes(b"\xff\xfe\x00binary")
+    with pytest.raises(ValueError, match=r"config.json' is not a text \(JSON\) file"):
+        load_detector(folder)
+    (folder / "config.json").write_text('{"format": "astrofmx-detector/1", "config": {"tile_size": -3}}')
+    with pytest.raises(ValueError, match=r"config.json' does not describe a valid detector"):
+        load_detector(folder)
+    (folder / "config.json").write_text(good)
+    weights = (folder / "model.safetensors").read_bytes()
+    (folder / "model.safetensors").write_bytes(weights[:len(weights) // 2])
+    with pytest.raises(OSError, match=r"model.safetensors': the safetensors file is truncated or corrupted"):
+        load_detector(folder)
+    single = save_detector(trained_detector, tmp_path / "one.safetensors")
+    raw = single.read_bytes()
+    single.write_bytes(raw[:len(raw) // 2])
+    with pytest.raises(ValueError, match=r"one.safetensors' is not a safetensors file, or is truncated .* again"):
+        load_detector(single)

@@ -450,3 +450,46 @@ def test_release_mapped_pages_drops_what_was_read(tmp_path):
     plain = np.arange(6.0)
     release_mapped_pages(plain)  # not a memory map: nothing happens
     assert plain.sum() == 15.0
+
+
+@pytest.mark.parametrize("short", [1, 20000])
+@pytest.mark.parametrize("memmap", [False, True])
+def test_truncated_file_names_sizes(tmp_path, short, memmap):
+    """A FITS file cut short (download or copy interrupted) is refused with the expected and actual sizes,
+    in place of numpy's 'buffer is too small for requested array'; a file missing only its final padding
+    still reads."""
+    path = tmp_path / "field.fits"
+    fits.HDUList([fits.PrimaryHDU(np.ones((64, 64), np.float32)),
+                  fits.ImageHDU(np.zeros((50, 70), ">f8"), name="SCI")]).writeto(path)
+    raw = path.read_bytes()
+    with fits.open(path) as full:
+        end = full[1].fileinfo()["datLoc"] + 50 * 70 * 8  # where the data of HDU 1 end
+    assert end < len(raw)  # the rest is padding to 2880-byte blocks
+    unpadded = tmp_path / "unpadded.fits"
+    unpadded.write_bytes(raw[:end])
+    assert load_image(unpadded, hdu=1, memmap=memmap).data.shape == (50, 70)
+    cut_path = tmp_path / "cut.fits"
+    cut_path.write_bytes(raw[:end - short])
+    msg = (rf"'.*cut.fits' is truncated: HDU 1 \(SCI\) declares data up to byte {end:,} but the file holds "
+           rf"{end - short:,} bytes \({short:,} missing\)")
+    with pytest.raises(OSError, match=msg):
+        load_image(cut_path, hdu=1, memmap=memmap)
+    with pytest.raises(OSError, match="is truncated"):  # whichever HDU is asked for
+        load_image(cut_path, hdu=0, memmap=memmap)
+
+
+def test_check_fits_file_and_simulated_field_reader(tmp_path):
+    """check_fits_file passes a whole file and names a cut one; read_simulated_field (which opens files itself)
+    says the same instead of numpy's 'buffer is too small'."""
+    from astrofmx.datasets import read_simulated_field, simulate_radio_field
+    from astrofmx.io import check_fits_file
+
+    path = tmp_path / "field.fits"
+    simulate_radio_field((64, 64), seed=1, n_sources=3).write(path)
+    check_fits_file(path)
+    assert len(read_simulated_field(path).truth) == 3
+    raw = path.read_bytes()
+    path.write_bytes(raw[:6000])  # inside the image data of the primary HDU
+    for call in (check_fits_file, read_simulated_field):
+        with pytest.raises(OSError, match=r"field.fits' is truncated: HDU 0 \(PRIMARY\) .* holds 6,000 bytes"):
+            call(path)

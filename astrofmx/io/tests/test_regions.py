@@ -272,7 +272,8 @@ def test_ds9_loads_sky_regions(ds9, tmp_path, rng, bundled_radio_image):
     cat = _random_catalog(rng, n=15, wcs=image.wcs, size=180)
     fname = tmp_path / "sky.reg"
     write_ds9(cat, fname, wcs=image.wcs)
-    assert fname.read_text().splitlines()[1] in ("fk5", "j2000", "icrs")  # a sky frame, not 'image'
+    frame = [line for line in fname.read_text().splitlines() if not line.startswith(("#", "global"))][0]
+    assert frame in ("fk5", "j2000", "icrs")  # a sky frame, not "image"
     ds9.set("regions", "delete", "all")
     ds9.set("regions", "load", str(fname))
     got = _ds9_boxes(ds9, "image")
@@ -307,3 +308,20 @@ def test_nan_boxes_are_refused_not_written(tmp_path):
     with pytest.raises(ValueError, match=r"row\(s\) have a NaN.*\[1\]"):
         write_ds9(cat, tmp_path / "bad.reg")
     assert not (tmp_path / "bad.reg").exists()
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_ds9_file_has_global_line_and_reads_back(tmp_path, n):
+    """DS9's own files start with a 'global' line of defaults; ours too (after the header comment), for one
+    source or many, and the file still reads back with regions."""
+    boxes = [[10 + 10 * k, 20, 14 + 10 * k, 26] for k in range(n)]
+    cat = make_source_catalog(boxes, scores=[0.9, 0.8, 0.7][:n])
+    fname = tmp_path / "s.reg"
+    write_ds9(cat, fname, color="cyan")
+    lines = fname.read_text().splitlines()
+    assert lines[0].startswith("# Region file format: DS9")
+    assert lines[1].startswith("global") and sum(line.startswith("global") for line in lines) == 1
+    assert n == 1 or "color=cyan" in lines[1]
+    back = Regions.read(str(fname), format="ds9")
+    assert len(back) == n
+    assert back[0].center.x == pytest.approx(12.0) and back[0].width == pytest.approx(4.0)

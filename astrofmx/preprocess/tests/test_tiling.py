@@ -119,3 +119,19 @@ def test_tiling_errors():
     with pytest.raises(ValueError, match="sky positions of model pixels need a celestial WCS"):
         next(iter_tiles(NDData(np.ones((8, 8))), tile_size=4)).to_sky(0, 0)
     assert make_wcs((4, 4)).naxis == 2
+
+
+def test_huge_padded_tile_is_refused_before_allocating():
+    """A tile_size far beyond the image (100000 on 256x256 padded one tile to 37 GiB) is refused, with the size
+    to use, before any allocation; a tile a little larger than the image is still padded as before."""
+    from astrofmx.preprocess import iter_tiles
+    from astrofmx.preprocess._tiling import _check_padded_tile
+
+    image = np.ones((256, 256), np.float32)
+    with pytest.raises(ValueError, match=r"tile_size 1000000x1000000 on a 256x256 image would allocate 4656.6 GiB "
+                                         r"per padded tile, .* use a tile_size no larger than the image \(<= 256\)"):
+        next(iter(iter_tiles(image, tile_size=1_000_000)))
+    tile = next(iter(iter_tiles(image, tile_size=300)))
+    assert tile.data.shape == (300, 300) and tile.mask[256:].all() and not tile.mask[:256, :256].any()
+    with pytest.raises(ValueError, match="more than half of the 0.0 GiB free"):
+        _check_padded_tile((300, 300), 4, (256, 256), free=10_000)
