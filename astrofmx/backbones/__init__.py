@@ -10,6 +10,7 @@ from ._checkpoint import *  # noqa: F401, F403
 from ._cnn import *  # noqa: F401, F403
 from ._embed import *  # noqa: F401, F403
 from ._embed_survey import *  # noqa: F401, F403
+from ._local import *  # noqa: F401, F403
 from ._pretrained import *  # noqa: F401, F403
 from ._registry import *  # noqa: F401, F403
 from ._vit import *  # noqa: F401, F403
