@@ -204,12 +204,11 @@ def save_backbone(backbone, folder=None, *, name, base, arch_overrides=None, met
     """
     from safetensors.torch import save_file
 
-    from ._registry import _REGISTRY, _ensure_builtins
+    from ._builders import builtin_entries
 
-    _ensure_builtins()
     if not isinstance(name, str) or not name or name.startswith("timm:"):
         raise ValueError(f"name must be a non-empty string not starting with 'timm:', got {name!r}")
-    if name in _REGISTRY:
+    if name in {spec.name for spec, _ in builtin_entries()}:
         raise ValueError(f"{name!r} is a built-in backbone name; choose another name for the saved backbone")
     overrides = {k: list(v) if isinstance(v, tuple) else v for k, v in (arch_overrides or {}).items()}
     spec = backbone.spec
@@ -234,13 +233,11 @@ def save_backbone(backbone, folder=None, *, name, base, arch_overrides=None, met
     return folders[0] if folder is not None else folders[-1]
 
 
-def local_entry(name, folder):
-    """``(spec, builder)`` of a saved backbone, for the registry."""
+def local_entry(name, folder, get_backbone):
+    """``(spec, builder)`` of a saved backbone, for the registry (``get_backbone`` builds its base entry)."""
     entry = read_entry(folder)
 
     def builder(spec_, *, init=True, pooling="cls", **overrides):
-        from ._registry import get_backbone
-
         kwargs = {**entry["arch_overrides"], **overrides}
         if "layers" in kwargs:
             kwargs["layers"] = tuple(kwargs["layers"])

@@ -72,7 +72,7 @@ def _lookup(name):
         return None, None
     folder = find_local_backbone(name)
     if folder is not None:
-        return local_entry(name, folder)
+        return local_entry(name, folder, get_backbone)
     raise ValueError(f"unknown backbone {name!r}; registered: {list_backbones()} or 'timm:<model name>'")
 
 

@@ -15,8 +15,6 @@ from torch import nn
 
 __all__ = []
 
-OBJECTIVES = ("dino", "msn")
-
 
 class _Objective(nn.Module):
     """Student backbone + head, EMA teacher copies, and the loss; ``teacher_backbone`` is what is saved."""

@@ -9,12 +9,14 @@ from pathlib import Path
 
 from ._augment import AugmentationConfig
 from ._checkpoint import has_checkpoint, load_checkpoint, read_state, save_checkpoint
-from ._objectives import OBJECTIVES
 from ._stream import TilePlan
 
 __all__ = ["PretrainOptions", "PretrainResult", "pretrain"]
 
 logger = logging.getLogger(__name__)
+
+#: The self-supervised objectives (lightly's losses).
+OBJECTIVES = ("dino", "msn")
 
 
 @dataclasses.dataclass(frozen=True)
