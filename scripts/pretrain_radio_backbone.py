@@ -87,6 +87,9 @@ def main(argv=None):
     parser.add_argument("--crop-size", type=int, default=64)
     parser.add_argument("--device", default=None, help="cpu, cuda (default: CUDA when present)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--init", help="start from these weights (a saved backbone's model.safetensors), e.g. a "
+                        "second stage on top of a first run")
+    parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--stop-after", type=int, help="stop after this step (checkpointed); the backbone of that "
                         "step is saved; run again without it to continue")
     parser.add_argument("--ship", action="store_true", help=f"copy the result to {SHIP_DIR}")
@@ -127,10 +130,10 @@ def main(argv=None):
             args.device in (None, "cuda") and torch.cuda.is_available()) else "CPU (shared, %d torch threads)"
         % cfg["threads"], started=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     result = pretrain(
-        [*fields, mirabest_train, *real_files], **ARCH, objective=args.objective, weights=None, output=args.out,
+        [*fields, mirabest_train, *real_files], **ARCH, objective=args.objective, weights=args.init, output=args.out,
         steps=cfg["steps"], batch_size=cfg["batch_size"], crop_size=args.crop_size, tile_size=150,
         augmentation=AugmentationConfig(local_crops=cfg["local_crops"]),
-        options=PretrainOptions(checkpoint_every=25), name="astrofmx-radio", seed=args.seed, device=args.device, stop_after=args.stop_after,
+        options=PretrainOptions(checkpoint_every=25, lr=args.lr), name="astrofmx-radio", seed=args.seed, device=args.device, stop_after=args.stop_after,
         num_workers=cfg["workers"], metadata=metadata, register=False, progress_bar=True)
     meta_path = result.folder / "metadata.json"
     meta = json.loads(meta_path.read_text())

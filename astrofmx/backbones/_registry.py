@@ -52,6 +52,8 @@ def list_backbones(pattern=None):
     >>> from astrofmx.backbones import list_backbones
     >>> list_backbones()  # doctest: +SKIP
     ['astrofmx-radio', 'dino', 'dinov2', 'mae', 'msn', 'resnet18', 'resnet50']
+    >>> {"astrofmx-radio", "dino", "msn", "resnet18"} <= set(list_backbones())
+    True
     >>> list_backbones("resnet*")
     ['resnet18', 'resnet50']
     """

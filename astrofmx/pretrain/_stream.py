@@ -171,8 +171,8 @@ class TilePlan:
         data = np.asarray(self._image(index, plane), dtype=np.float32)
         catalog = find_sources_photutils(data, **kwargs)
         half, out = self.tile_size // 2, []
-        xs, ys = catalog_positions(catalog) if len(catalog) else ([], [])
-        for x, y in zip(np.asarray(xs, float), np.asarray(ys, float)):
+        positions = np.asarray(catalog_positions(catalog), float).reshape(-1, 2) if len(catalog) else np.zeros((0, 2))
+        for x, y in positions:
             y0 = int(np.clip(round(y) - half, 0, max(0, shape[0] - self.tile_size)))
             x0 = int(np.clip(round(x) - half, 0, max(0, shape[1] - self.tile_size)))
             out.append((index, plane, y0, x0))

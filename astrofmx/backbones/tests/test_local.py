@@ -57,7 +57,7 @@ def test_save_register_and_cache_precedence(tmp_path, monkeypatch):
     # a backbone trained here (in the cache) takes precedence over the registered folder
     other = get_backbone("resnet18", weights=None, device="cpu", layers=(1, 1, 1, 1))
     cached = save_backbone(other, name="my-net", base="resnet18", arch_overrides={"layers": (1, 1, 1, 1)})
-    assert cached.parent.parent.name == "my-net" and find_local_backbone("my-net") == cached
+    assert cached.parent.name == "my-net" and find_local_backbone("my-net") == cached
     assert torch.allclose(get_backbone("my-net", device="cpu")(x), other.eval()(x), atol=1e-6)
     with pytest.raises(FileExistsError, match="overwrite=True"):
         save_backbone(net, folder, name="my-net", base="resnet18", arch_overrides={"layers": (1, 1, 1, 1)})
