@@ -90,7 +90,7 @@ def main(argv=None):
     if args.umap is not None:
         coords = embed_umap(features[args.backbone], seed=0)
         plot_latent(coords, np.asarray(data.class_names)[labels], balanced=False, filename=args.umap, overwrite=True,
-                    title=f"{args.backbone} features of MiraBest (UMAP of PCA-10, {len(labels)} images)")
+                    title=f"{args.backbone}: MiraBest (UMAP)")
         print(f"wrote {args.umap}")
     return table
 
