@@ -108,7 +108,8 @@ def main(argv=None):
     fields = write_fields(args.out / "fields", cfg["n_fields"], args.seed)
     with np.load(data / "radio" / "mirabest" / "mirabest_confident.npz", allow_pickle=False) as npz:
         mirabest_train = npz["images"][npz["split"] == "train"].astype(np.float32)  # images only, no labels
-    real_files = [data / "radio" / "astroquery-first" / "image.fits", data / "radio" / "astroquery-magpis" / "image.fits",
+    real_files = [data / "radio" / "astroquery-first" / "image.fits",
+                  data / "radio" / "astroquery-magpis" / "image.fits",
                   data / "radio" / "rgz-atlas" / "S311.fits", data / "radio" / "rgz-atlas" / "S999.fits"]
     print(f"{len(fields)} simulated fields written in {time.time() - t0:.0f} s; {len(mirabest_train)} MiraBest "
           f"train images; {len(real_files)} FIRST/MAGPIS/ATLAS images", flush=True)
@@ -133,7 +134,8 @@ def main(argv=None):
         [*fields, mirabest_train, *real_files], **ARCH, objective=args.objective, weights=args.init, output=args.out,
         steps=cfg["steps"], batch_size=cfg["batch_size"], crop_size=args.crop_size, tile_size=150,
         augmentation=AugmentationConfig(local_crops=cfg["local_crops"]),
-        options=PretrainOptions(checkpoint_every=25, lr=args.lr), name="astrofmx-radio", seed=args.seed, device=args.device, stop_after=args.stop_after,
+        options=PretrainOptions(checkpoint_every=25, lr=args.lr), name="astrofmx-radio", seed=args.seed,
+        device=args.device, stop_after=args.stop_after,
         num_workers=cfg["workers"], metadata=metadata, register=False, progress_bar=True)
     meta_path = result.folder / "metadata.json"
     meta = json.loads(meta_path.read_text())

@@ -1,4 +1,4 @@
-"""pretrain on a tiny configuration: the loss falls, a resumed run equals an uninterrupted one, the result loads by name."""
+"""pretrain on a tiny configuration: the loss falls, resuming equals an uninterrupted run, the result loads by name."""
 
 import json
 
