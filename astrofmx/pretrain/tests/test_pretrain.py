@@ -16,6 +16,15 @@ TINY = dict(backbone="timm:resnet18", arch_overrides={"layers": (1, 1, 1, 1), "c
                                     warmup_fraction=0.0, checkpoint_every=2))
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """These tiny models run fastest single-threaded (and do not oversubscribe a shared machine)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="module")
 def blobs():
     """Unlabeled images: noise plus one to three Gaussian blobs of random size (a seeded stack)."""
