@@ -13,6 +13,7 @@ names.
 import importlib
 
 from ._checkpoint import *  # noqa: F401, F403
+from ._local import *  # noqa: F401, F403
 from ._pretrained import *  # noqa: F401, F403
 from ._registry import *  # noqa: F401, F403
 from ._spec import *  # noqa: F401, F403

@@ -9,6 +9,7 @@ from astrofmx.utils import resolve_device
 from ._spec import BackboneSpec
 from ._builders import build_timm, builtin_entries, timm_spec_and_model
 from ._checkpoint import load_weights
+from ._local import find_local_backbone, list_local_backbones, local_entry
 from ._pretrained import _file_names, load_pretrained, prepare_pretrained, weights_cache_dir
 
 __all__ = ["weights_cached", "list_backbones", "get_backbone", "get_backbone_spec", "register_backbone"]
@@ -33,7 +34,9 @@ def list_backbones(pattern=None):
     """Names of the registered backbones, sorted, optionally filtered with a shell-style pattern.
 
     Any timm model is also available as ``"timm:<name>"`` (not listed here;
-    see `timm.list_models`).
+    see `timm.list_models`). The list includes the backbones saved on disk
+    (`~astrofmx.backbones.list_local_backbones`): shipped with the package
+    (``"astrofmx-radio"``) or trained here with `astrofmx.pretrain`.
 
     Parameters
     ----------
@@ -47,15 +50,17 @@ def list_backbones(pattern=None):
     Examples
     --------
     >>> from astrofmx.backbones import list_backbones
-    >>> list_backbones()
-    ['dino', 'dinov2', 'mae', 'msn', 'resnet18', 'resnet50']
+    >>> list_backbones()  # doctest: +SKIP
+    ['astrofmx-radio', 'dino', 'dinov2', 'mae', 'msn', 'resnet18', 'resnet50']
+    >>> {"astrofmx-radio", "dino", "msn", "resnet18"} <= set(list_backbones())
+    True
     >>> list_backbones("resnet*")
     ['resnet18', 'resnet50']
     """
     _ensure_builtins()
     if pattern is not None and not isinstance(pattern, str):
         raise TypeError(f"pattern must be a string or None, got {pattern!r}")
-    names = sorted(_REGISTRY)
+    names = sorted(set(_REGISTRY) | set(list_local_backbones()))
     return names if pattern is None else [n for n in names if fnmatch.fnmatchcase(n, pattern)]
 
 
@@ -67,6 +72,9 @@ def _lookup(name):
         return _REGISTRY[name]
     if name.startswith("timm:"):
         return None, None
+    folder = find_local_backbone(name)
+    if folder is not None:
+        return local_entry(name, folder, get_backbone)
     raise ValueError(f"unknown backbone {name!r}; registered: {list_backbones()} or 'timm:<model name>'")
 
 
@@ -229,6 +237,8 @@ def get_backbone(name, *, weights="pretrained", device=None, cache_dir=None, poo
     if weights == "pretrained" and arch_overrides:
         raise ValueError(f"architecture options {sorted(arch_overrides)} change the published architecture, so "
                          f"they need weights=None or weights=<a file for that architecture>")
+    if weights == "pretrained" and spec is not None and spec.weights_source.startswith("local:"):
+        weights, is_path = Path(spec.weights_source[len("local:"):]) / spec.weights_filename, True
     init = weights is None
     path = None
     if weights == "pretrained" and spec is not None:  # find the file first: fail fast when it is missing
@@ -273,7 +283,10 @@ def weights_cached(name, cache_dir=None):
     >>> weights_cached("resnet18", "/tmp/astrofmx-doctest-empty-cache")
     False
     """
-    names = _file_names(get_backbone_spec(name))
+    spec = get_backbone_spec(name)
+    if spec.weights_source.startswith("local:"):  # saved on disk: shipped or trained here
+        return (Path(spec.weights_source[len("local:"):]) / spec.weights_filename).is_file()
+    names = _file_names(spec)
     if names is None:
         return None
     folder = weights_cache_dir(name, cache_dir)

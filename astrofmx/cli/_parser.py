@@ -2,12 +2,12 @@
 
 import argparse
 
-from . import _backbones, _compare, _demo, _detect, _embed, _preview, _search, _simulate, _train
+from . import _backbones, _compare, _demo, _detect, _embed, _pretrain, _preview, _search, _simulate, _train
 
 __all__ = []
 
 # in the order of ``astrofmx --help``
-_COMMANDS = (_demo, _preview, _detect, _compare, _simulate, _train, _embed, _search, _backbones)
+_COMMANDS = (_demo, _preview, _detect, _compare, _simulate, _train, _pretrain, _embed, _search, _backbones)
 
 EXAMPLES = """\
 examples:
@@ -17,6 +17,7 @@ examples:
   astrofmx compare field.fits --reference aegean.fits --finders photutils sep -o scores.ecsv
   astrofmx simulate sim.fits --shape 512 512 --seed 1 --truth truth.ecsv
   astrofmx train-detector --simulate 20 --backbone resnet18 -o my_detector
+  astrofmx pretrain 'survey/*.fits' --backbone resnet18 --steps 2000 -o run --name my-radio
   astrofmx embed cutouts/*.fits --backbone msn -o features.npy
   astrofmx index 'survey/*.fits' -o survey.idx --normalizer radio && astrofmx outliers survey.idx -n 50
   astrofmx backbones                              # registered backbones, with cached weights

@@ -19,6 +19,7 @@ LAYERS = (
     ("survey", "preprocess"),
     ("measure",),
     ("compare", "backbones", "datasets"),
+    ("pretrain",),
     ("classification", "detection"),
     ("search",),
     ("cli",),
