@@ -40,7 +40,12 @@ def _tile_table(image, normalizer, *, tile_size, overlap, progress):
         values = normalizer(tile.data, mask=tile.mask)[valid]
         rows.append((tile.x0, tile.y0, tile.data.shape[1], tile.data.shape[0], float(valid.mean()),
                      float(np.median(values)) if values.size else np.nan))
-    return QTable(rows=rows, names=("x0", "y0", "width", "height", "valid_fraction", "median_normalized"))
+    import astropy.units as u
+
+    table = QTable(rows=rows, names=("x0", "y0", "width", "height", "valid_fraction", "median_normalized"))
+    for name in ("x0", "y0", "width", "height"):
+        table[name] = table[name] * u.pix
+    return table
 
 
 def _write_preview_png(image, normalized, tiles, filename, *, title, overwrite):
@@ -50,10 +55,9 @@ def _write_preview_png(image, normalized, tiles, filename, *, title, overwrite):
 
     from ..compare import plot_catalogs
 
-    outlines = QTable({"x_centroid": tiles["x0"] + 0.5 * (tiles["width"] - 1),
-                       "y_centroid": tiles["y0"] + 0.5 * (tiles["height"] - 1),
-                       "bbox_xmin": tiles["x0"] - 0.5, "bbox_ymin": tiles["y0"] - 0.5,
-                       "width": tiles["width"], "height": tiles["height"]})
+    x0, y0, w, h = (tiles[n].value for n in ("x0", "y0", "width", "height"))
+    outlines = QTable({"x_centroid": x0 + 0.5 * (w - 1), "y_centroid": y0 + 0.5 * (h - 1),
+                       "bbox_xmin": x0 - 0.5, "bbox_ymin": y0 - 0.5, "width": w, "height": h})
     shown = NDData(normalized, mask=image.mask, wcs=image.wcs)
     plot_catalogs(shown, {"tiles": outlines}, stretch="linear", interval="minmax", filename=filename,
                   overwrite=overwrite, title=title)
