@@ -215,7 +215,7 @@ def save_backbone(backbone, folder=None, *, name, base, arch_overrides=None, met
     entry = dict(format="astrofmx-backbone", version=1, name=name, base=base, arch_overrides=overrides,
                  input_size=int(spec.input_size), mean=list(spec.mean), std=list(spec.std),
                  feature_dim=int(spec.feature_dim), license=(metadata or {}).get("license", "unknown"),
-                 paper=(metadata or {}).get("paper", ""))
+                 paper=(metadata or {}).get("paper", ""), geometry=_geometry(spec))
     target = getattr(backbone, "model", backbone)
     state = {k: v.detach().to("cpu").contiguous() for k, v in target.state_dict().items()}
     folders = [] if folder is None else [Path(folder)]
@@ -233,6 +233,24 @@ def save_backbone(backbone, folder=None, *, name, base, arch_overrides=None, met
     return folders[0] if folder is not None else folders[-1]
 
 
+def _geometry(spec):
+    """What a spec needs beyond the entry's own fields, so that listing a saved backbone builds no model."""
+    return dict(arch=spec.arch, model_name=spec.model_name, patch_size=int(spec.patch_size),
+                feature_strides={k: int(v) for k, v in spec.feature_strides.items()},
+                feature_channels={k: int(v) for k, v in spec.feature_channels.items()})
+
+
+def _base_spec(entry, builder):
+    """The base backbone's spec: from the entry's ``geometry`` (written by `save_backbone`) without building
+    a model, else from a model built once (entries written before it had one)."""
+    from ._spec import BackboneSpec
+
+    if "geometry" not in entry:
+        return builder(None).spec
+    return BackboneSpec(name=entry["base"], input_size=int(entry["input_size"]), mean=tuple(entry["mean"]),
+                        std=tuple(entry["std"]), feature_dim=int(entry["feature_dim"]), **entry["geometry"])
+
+
 def local_entry(name, folder, get_backbone):
     """``(spec, builder)`` of a saved backbone, for the registry (``get_backbone`` builds its base entry)."""
     entry = read_entry(folder)
@@ -248,8 +266,7 @@ def local_entry(name, folder, get_backbone):
                                                 feature_channels=backbone.spec.feature_channels)
         return backbone
 
-    base = builder(None)
-    spec = dataclasses.replace(base.spec, name=name, input_size=int(entry["input_size"]),
+    spec = dataclasses.replace(_base_spec(entry, builder), name=name, input_size=int(entry["input_size"]),
                                mean=tuple(entry["mean"]), std=tuple(entry["std"]),
                                weights_source=f"local:{Path(folder).resolve()}", weights_filename=_WEIGHTS_FILE,
                                license=entry.get("license", "unknown"), paper=entry.get("paper", ""), sha256=None)

@@ -54,6 +54,11 @@ def test_save_register_and_cache_precedence(tmp_path, monkeypatch):
     x = torch.randn(2, 3, 64, 64)
     net.eval()
     assert torch.allclose(loaded(x), net(x), atol=1e-6)
+    # its spec (what `astrofmx backbones` lists) comes from the saved entry, without building a model
+    from astrofmx.backbones import get_backbone_spec
+    from astrofmx.backbones._local import read_entry
+
+    assert "geometry" in read_entry(folder) and get_backbone_spec("my-net") == loaded.spec
     # a backbone trained here (in the cache) takes precedence over the registered folder
     other = get_backbone("resnet18", weights=None, device="cpu", layers=(1, 1, 1, 1))
     cached = save_backbone(other, name="my-net", base="resnet18", arch_overrides={"layers": (1, 1, 1, 1)})

@@ -21,5 +21,6 @@ def test_pretrain_files_then_embed_by_name(tmp_path, capsys):
     assert main(["-q", "embed", str(tmp_path / "f0.fits"), "--backbone", "cli-radio", "-o",
                  str(tmp_path / "f.npy")]) == 0
     capsys.readouterr()
-    assert main(args[:-6] + ["--steps", "3", "--name", "cli-radio", "-o", str(tmp_path / "run")]) == 2
+    # other settings for an existing checkpoint: a runtime failure (1), as a batch rerun with other options
+    assert main(args[:-6] + ["--steps", "3", "--name", "cli-radio", "-o", str(tmp_path / "run")]) == 1
     assert "other settings" in one_line_error(capsys, "pretrain")
