@@ -247,6 +247,15 @@ def train_detector(images, boxes=None, *, config=None, detector=None, options=No
         detector for its backbone, so that
         ``detect_sources(image, backbone=...)`` uses it (see
         `register_detector`).
+    feature_cache : {'auto', 'memory', 'disk', None}, optional
+        With ``mode='frozen'``: run the backbone once per tile (and per
+        flip/rotation the augmentations draw) and train the pyramid and heads
+        from its cached features, in memory or memory-mapped in
+        ``feature_cache_dir`` ('auto': memory up to 4 GiB). The photometric
+        augmentations are then not applied; None runs the backbone at every
+        step.
+    feature_cache_dir : str or `~pathlib.Path`, optional
+        Folder of a 'disk' feature cache (default: the temporary folder).
     **kwargs
         `TrainingOptions` fields (``epochs``, ``batch_size``, ``learning_rate``, ...; see above) and
         `DetectorConfig` fields (``backbone``, ``mode``, ``tile_size``, ...).
