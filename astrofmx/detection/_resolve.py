@@ -58,7 +58,7 @@ def _no_detector_message(backbone):
     needs (frozen backbone, heads from cached features) and how long that takes."""
     from ._config import DetectorConfig, TrainingOptions
     from ._tiles import _n_windows
-    from ._train_cache import _duration, _frozen_training_seconds
+    from ._estimate import _duration, _frozen_training_seconds
 
     cfg, opts = DetectorConfig(), TrainingOptions()
     per_field = _n_windows((_HINT_SHAPE, _HINT_SHAPE), cfg.tile_size, opts.tile_overlap(cfg.tile_size))
