@@ -101,6 +101,7 @@ def main(argv=None):
     parser.add_argument("--device", default=None)
     parser.add_argument("--seeds", type=int, default=3, help="seeds of the mAP study (0 skips it)")
     parser.add_argument("--map-epochs", type=int, default=4)
+    parser.add_argument("--map-only", action="store_true", help="only the mAP study")
     parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
     args = parser.parse_args(argv)
     if args.quick:
@@ -110,15 +111,16 @@ def main(argv=None):
 
     torch.set_num_threads(args.threads)
     warnings.simplefilter("ignore")
-    timing, common = time_epochs(args)
-    name = "tiny ViT (2 blocks, 64 dims)" if args.quick else f"{args.backbone} (random weights)"
-    print(f"# frozen training, {name}, tile {common['tile_size']}, batch {args.batch_size}, {args.epochs} epochs, "
-          f"torch {torch.__version__}, {args.threads} threads; the machine may be shared")
-    print("| training | s/epoch | one-off s (cache build) | epoch speed-up |")
-    print("|---|---|---|---|")
-    base = timing["uncached"][0]
-    for label, (epoch, once) in timing.items():
-        print(f"| {label} | {epoch:.2f} | {once:.2f} | {base / epoch:.1f}x |")
+    if not args.map_only:
+        timing, common = time_epochs(args)
+        name = "tiny ViT (2 blocks, 64 dims)" if args.quick else f"{args.backbone} (random weights)"
+        print(f"# frozen training, {name}, tile {common['tile_size']}, batch {args.batch_size}, {args.epochs} "
+              f"epochs, torch {torch.__version__}, {args.threads} threads; the machine may be shared")
+        print("| training | s/epoch | one-off s (cache build) | epoch speed-up |")
+        print("|---|---|---|---|")
+        base = timing["uncached"][0]
+        for label, (epoch, once) in timing.items():
+            print(f"| {label} | {epoch:.2f} | {once:.2f} | {base / epoch:.1f}x |", flush=True)
     if args.seeds:
         maps = map_study(args)
         print(f"\n# mAP@50 on a held-out field, tiny ViT, {args.map_epochs} epochs, seeds 0..{args.seeds - 1}")
