@@ -196,7 +196,7 @@ def main(argv=None):
           f"batch {cfg['batch_size']}): uncached {frozen['uncached']['step_s']:.3f} s/step, cached "
           f"{frozen['cached']['step_s']:.3f} s/step ({frozen['speedup']:.1f}x; cache build "
           f"{frozen['cached']['one_off_s']:.1f} s)", flush=True)
-    out = Path(__file__).parent / "results" / "gpu_check.json"
+    out = Path(__file__).parent / "results" / ("gpu_check.json" if device == "cuda" else "gpu_check_cpu.json")
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"device": device, "embed": rows, "detection": dets, "frozen": frozen}, indent=2))
     print(f"wrote {out}")
