@@ -42,7 +42,7 @@ def _sync():
         torch.cuda.synchronize()
 
 
-def bench_backbone(name, images, *, batch_size, device):
+def bench_backbone(name, images, *, batch_size, device, precision="bf16"):
     import torch
 
     from astrofmx import embed, get_backbone
@@ -54,7 +54,7 @@ def bench_backbone(name, images, *, batch_size, device):
     if spec.arch != "vit":  # embed runs CNNs in channels_last; time the raw forward the same way
         backbone = backbone.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
-    with torch.inference_mode(), autocast(device, "bf16"):
+    with torch.inference_mode(), autocast(device, precision):
         backbone(x)  # warm-up (cuDNN autotune, lazy init)
         _sync()
         n_iter = max(1, len(images) // batch_size)
@@ -68,11 +68,11 @@ def bench_backbone(name, images, *, batch_size, device):
         f_fp32 = backbone(x[:8]).float()
     cosine = torch.nn.functional.cosine_similarity(f_bf16, f_fp32, dim=1).min().item()
 
-    embed(images[:batch_size], backbone=backbone, batch_size=batch_size, device=device, precision="bf16",
+    embed(images[:batch_size], backbone=backbone, batch_size=batch_size, device=device, precision=precision,
           normalizer="radio", progress_bar=False)
     _sync()
     start = time.perf_counter()
-    feats = embed(images, backbone=backbone, batch_size=batch_size, device=device, precision="bf16",
+    feats = embed(images, backbone=backbone, batch_size=batch_size, device=device, precision=precision,
                   normalizer="radio", progress_bar=False)
     _sync()
     emb = len(images) / (time.perf_counter() - start)
@@ -164,8 +164,11 @@ def main(argv=None):
         print(f"device: {torch.cuda.get_device_name(0)}, torch {torch.__version__}")
 
     from astrofmx.backbones import list_backbones
+    from astrofmx.utils import resolve_precision
 
-    names = ["resnet18", "msn"] if args.quick else list_backbones()
+    names = (["resnet18"] if device == "cpu" else ["resnet18", "msn"]) if args.quick else list_backbones()
+    # a CPU without native bf16 emulates it (tens of times slower): a CPU run times its own best precision
+    precision = "bf16" if device == "cuda" else resolve_precision("auto", device)
     n = (16 if device == "cpu" else 128) if args.quick else args.n
     if device == "cpu":
         args.batch_size = min(args.batch_size, 8)
@@ -173,9 +176,10 @@ def main(argv=None):
     images = rng.normal(size=(n, 64, 64)).astype(np.float32)
 
     rows = []
+    print(f"embed at {precision}")
     print(f"{'backbone':<10} {'raw img/s':>10} {'embed img/s':>12} {'ratio':>6} {'cos bf16':>9} {'GPU MiB':>8}")
     for name in names:
-        r = bench_backbone(name, images, batch_size=args.batch_size, device=device)
+        r = bench_backbone(name, images, batch_size=args.batch_size, device=device, precision=precision)
         rows.append(r)
         print(f"{name:<10} {r['raw_img_s']:>10.1f} {r['embed_img_s']:>12.1f} {r['ratio']:>6.2f} "
               f"{r['cosine_bf16']:>9.5f} {r['peak_gpu_mib']:>8.0f}", flush=True)
