@@ -16,11 +16,12 @@ def embed(images, *, backbone="msn", weights="pretrained", batch_size="auto", po
           resume=True, shard_size=256):
     """Turn images or cutouts into feature vectors with a foundation-model backbone.
 
-    Images are preprocessed one by one with
-    `astrofmx.preprocess.to_model_input` (the chosen ``normalizer``, then the
-    backbone's input size, mean and std, three channels) and streamed through
-    the backbone in batches, so memory stays bounded by one batch (plus the
-    next one, prepared in a worker thread while the current one runs).
+    Images are preprocessed as `astrofmx.preprocess.to_model_input` does (the
+    chosen ``normalizer`` image by image, then the backbone's input size, mean
+    and std and three channels, a batch at a time; FITS cutouts are read
+    without building their WCS) and streamed through the backbone in batches,
+    so memory stays bounded by one batch (plus the next one, prepared in a
+    worker thread while the current one runs).
 
     Parameters
     ----------

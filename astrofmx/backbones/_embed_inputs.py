@@ -48,32 +48,101 @@ def _default_id(item, index):
     return index
 
 
-def _preprocess(item, spec, normalizer):
-    """One image -> float32 tensor (C, H, W) ready for the backbone."""
+def _read_path(path):
+    """``(data, mask)`` of a FITS file as `~astrofmx.io.load_image` reads them, without the WCS (unused here).
+
+    A file with one uncompressed, unscaled 2-D float image (the usual cutout) is read with one
+    `astropy.io.fits.open` and its pixels go through ``load_image`` as an array (the same float32 data and
+    NaN/blank mask); anything else is read by ``load_image`` itself.
+    """
+    from astropy.io import fits
+
+    from astrofmx.io import load_image
+
+    try:
+        with fits.open(path, memmap=False) as hdul:
+            cands = [h for h in hdul if h.is_image and len(h.shape) > 0 and all(n > 0 for n in h.shape)]
+            if len(cands) == 1 and not isinstance(cands[0], fits.CompImageHDU):
+                header = cands[0].header
+                if (header.get("NAXIS") == 2 and header.get("BITPIX") in (-32, -64) and "BSCALE" not in header
+                        and "BZERO" not in header):
+                    img = load_image(np.asarray(cands[0].data))
+                    return img.data, img.mask
+    except (OSError, ValueError, TypeError, KeyError):  # unreadable here: load_image gives the proper error
+        pass
+    img = load_image(path)
+    return img.data, img.mask
+
+
+def _as_nddata(item):
+    """A 2-D/3-D image item as NDData (or an ndarray); tensors are returned as they are."""
     import torch
     from astropy.nddata import NDData
+
+    from astrofmx.preprocess import Tile
 
     if isinstance(item, torch.Tensor):
         if item.ndim != 3:
             raise ValueError(f"tensor images must be preprocessed (C, H, W) tensors, got shape {tuple(item.shape)}")
-        return item.float()
-    from astrofmx.preprocess import Tile
-
+        return item
     if _is_cutout(item):
-        item = NDData(item.data, wcs=item.wcs)
-    elif isinstance(item, Tile):  # from iter_tiles: a window of a (possibly memory-mapped) image
-        item = NDData(np.asarray(item.data), mask=item.mask)
-    elif isinstance(item, (str, os.PathLike)):
-        from astrofmx.io import load_image
-
-        item = load_image(item)
-    elif not isinstance(item, (NDData, np.ndarray)):
+        return NDData(item.data, wcs=item.wcs)
+    if isinstance(item, Tile):  # from iter_tiles: a window of a (possibly memory-mapped) image
+        return NDData(np.asarray(item.data), mask=item.mask)
+    if isinstance(item, (str, os.PathLike)):
+        data, mask = _read_path(item)
+        return NDData(data, mask=mask)
+    if not isinstance(item, (NDData, np.ndarray)):
         raise TypeError(f"each image must be an NDData, a path, an array, a tensor, a Cutout2D or a Tile, "
                         f"got {type(item).__name__}")
+    return item
+
+
+def _preprocess(item, spec, normalizer):
+    """One image -> float32 tensor (C, H, W) ready for the backbone."""
+    import torch
+
+    item = _as_nddata(item)
+    if isinstance(item, torch.Tensor):
+        return item.float()
     from astrofmx.preprocess import to_model_input
 
     kwargs = {} if normalizer is None else {"normalizer": normalizer}
     return to_model_input(item, size=spec.input_size, mean=spec.mean, std=spec.std, channels=3, **kwargs)
+
+
+def _preprocess_many(items, spec, normalizer):
+    """Several images -> a list of (C, H, W) tensors, as `_preprocess` makes them one by one.
+
+    Each image is normalized to [0, 1] on its own; the single-channel ones of one shape are then resized,
+    replicated to 3 channels and standardized in one batched call (the same arithmetic per image).
+    """
+    import torch
+
+    from astrofmx.preprocess import resample_image, to_model_input
+
+    kwargs = {} if normalizer is None else {"normalizer": normalizer}
+    out, pending = [None] * len(items), {}
+    for i, item in enumerate(items):
+        item = _as_nddata(item)
+        if isinstance(item, torch.Tensor):
+            out[i] = item.float()
+            continue
+        unit = to_model_input(item, mean=None, std=None, channels=None, **kwargs)  # (C, h, w) in [0, 1]
+        if unit.shape[0] != 1:
+            out[i] = _preprocess(item, spec, normalizer)
+            continue
+        pending.setdefault(tuple(unit.shape), []).append((i, unit[0]))
+    size = int(spec.input_size)
+    mean = torch.tensor(spec.mean, dtype=torch.float32)[None, :, None, None]
+    std = torch.tensor(spec.std, dtype=torch.float32)[None, :, None, None]
+    for group in pending.values():
+        x, _ = resample_image(torch.stack([u for _, u in group]), size=size)  # images as channels
+        x = x.clamp_(0.0, 1.0)[:, None].expand(-1, 3, -1, -1)
+        x = ((x - mean) / std).contiguous()
+        for (i, _), tensor in zip(group, x):
+            out[i] = tensor
+    return out
 
 
 def _group(tensors, batch_size):
@@ -135,10 +204,22 @@ def _is_tensor(obj):
     return isinstance(obj, torch.Tensor)
 
 
+def _prepared(items, spec, normalizer, chunk):
+    """Preprocessed tensors of ``items`` in order, made ``chunk`` images at a time (`_preprocess_many`)."""
+    pending = []
+    for item in items:
+        pending.append(item)
+        if len(pending) == chunk:
+            yield from _preprocess_many(pending, spec, normalizer)
+            pending = []
+    if pending:
+        yield from _preprocess_many(pending, spec, normalizer)
+
+
 def _batches(items, spec, normalizer, batch_size, num_workers):
     """Yield lists of preprocessed tensors of one shape, at most ``batch_size`` long."""
     if num_workers == 0 or not isinstance(items, list):
-        yield from _prefetch(_group((_preprocess(it, spec, normalizer) for it in items), batch_size))
+        yield from _prefetch(_group(_prepared(items, spec, normalizer, batch_size), batch_size))
         return
     from torch.utils.data import DataLoader
 

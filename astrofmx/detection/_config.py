@@ -336,6 +336,18 @@ class TrainingOptions:
     register : bool
         Save the trained detector into the cache as the newest local detector
         for its backbone (see `~astrofmx.detection.register_detector`).
+    feature_cache : {'auto', 'memory', 'disk', None}
+        With ``mode='frozen'``: compute the backbone's feature maps of each
+        training (and validation) tile once, for each flip and rotation the
+        ``augmentations`` can draw (at most 8), and train the pyramid and
+        heads from them. 'memory' keeps them in RAM, 'disk' in a
+        memory-mapped file in ``feature_cache_dir`` (removed at the end),
+        'auto' (default) picks 'memory' up to 4 GiB. The photometric
+        augmentations (blur, contrast, jitter) change pixels before the
+        backbone and are not applied from a cache. None runs the backbone
+        at every step (other modes always do).
+    feature_cache_dir : str, `~pathlib.Path` or None
+        Folder of a 'disk' feature cache (None: the system's temporary folder).
 
     Examples
     --------
@@ -367,8 +379,12 @@ class TrainingOptions:
     device: object = None
     progress_bar: bool = True
     register: bool = True
+    feature_cache: object = "auto"
+    feature_cache_dir: object = None
 
     def __post_init__(self):
+        if self.feature_cache not in ("auto", "memory", "disk", None, False):
+            raise ValueError(f"feature_cache must be 'auto', 'memory', 'disk' or None, got {self.feature_cache!r}")
         _check_positive_int("epochs", self.epochs)
         _check_positive_int("batch_size", self.batch_size)
         _check_optional_positive_int("steps_per_epoch", self.steps_per_epoch)

@@ -71,32 +71,63 @@ def _run_tiles(det, img, fitted, *, tile_size, overlap, batch_size, dev, precisi
     model = _inference_model(det, _budget_tile(cfg, tile_size, upscale))
     found = _TileDetections()
 
-    def flush(batch):
-        if not batch:
-            return
-        x = _to_model([b[2] for b in batch], tile_size, upscale, antialias=resample != 1.0).to(dev)
+    def flush(batch, x):
+        x = x.to(dev)
         with torch.inference_mode(), det.autocast(precision, dev):
             out = model(list(x))
         found.n_run += len(batch)
         for (y0, x0, _, centre), o in zip(batch, out):
             found.add(o, x0, y0, centre, scale, score_threshold, cfg.score_calibration)
 
-    batch = []
+    centres = []
+    batches = _tile_batches(img, fitted, tile_size, overlap, batch_size, upscale, resample != 1.0, centres)
     bar = _progress_bar(total=_n_windows(img.data.shape, tile_size, overlap), desc="detect_sources", unit="tile",
                         enabled=progress_bar)
     with bar:
-        for y0, x0, h, w, data in _iter_windows(img, fitted, tile_size, overlap):
-            centre = (y0 + 0.5 * (h - 1), x0 + 0.5 * (w - 1))
-            found.tile_cy.append(centre[0])
-            found.tile_cx.append(centre[1])
-            if data is not None:
-                batch.append((y0, x0, data, centre))
-                if len(batch) == batch_size:
-                    flush(batch)
-                    batch = []
-            bar.update(1)
-        flush(batch)
+        for batch, x, n_windows in (_prefetch(batches) if _PREFETCH else batches):
+            if batch:
+                flush(batch, x)
+            bar.update(n_windows)
+    found.tile_cy = [c[0] for c in centres]
+    found.tile_cx = [c[1] for c in centres]
     return found
+
+
+#: prepare the next batch of tiles (read, normalize, resample) in a thread while the detector runs
+_PREFETCH = True
+
+
+def _tile_batches(img, fitted, tile_size, overlap, batch_size, upscale, antialias, centres):
+    """``(tiles, model input, windows read)`` of each batch of ``batch_size`` tiles with a valid pixel; the
+    centre of every window (valid or not) is appended to ``centres`` as it is read."""
+    batch, n_windows = [], 0
+    for y0, x0, h, w, data in _iter_windows(img, fitted, tile_size, overlap):
+        centre = (y0 + 0.5 * (h - 1), x0 + 0.5 * (w - 1))
+        centres.append(centre)
+        n_windows += 1
+        if data is not None:
+            batch.append((y0, x0, data, centre))
+            if len(batch) == batch_size:
+                yield batch, _to_model([b[2] for b in batch], tile_size, upscale, antialias=antialias), n_windows
+                batch, n_windows = [], 0
+    if batch or n_windows:
+        x = _to_model([b[2] for b in batch], tile_size, upscale, antialias=antialias) if batch else None
+        yield batch, x, n_windows
+
+
+def _prefetch(generator):
+    """Run ``generator`` one step ahead in a worker thread (numpy and torch release the GIL for most of it)."""
+    import concurrent.futures
+
+    sentinel = object()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="astrofmx-tiles") as pool:
+        future = pool.submit(next, generator, sentinel)
+        while True:
+            value = future.result()
+            if value is sentinel:
+                return
+            future = pool.submit(next, generator, sentinel)
+            yield value
 
 
 def _merge(img, found, nms_threshold):

@@ -37,10 +37,7 @@ def _resolve_detector(model, backbone, device, kind="radio"):
         folder = find_detector(backbone)
         if folder is not None:
             return load_detector(folder, device=device)
-        raise ValueError(f"no trained detector is available for backbone {backbone!r}: train one with "
-                         f"astrofmx.train_detector(images, boxes, backbone={backbone!r}) (it is then used here), "
-                         f"or register a published one with astrofmx.detection.register_detector({backbone!r}, "
-                         "url=..., sha256=...) or path=...; or pass model=<saved detector folder>")
+        raise ValueError(_no_detector_message(backbone))
     if isinstance(model, (str, os.PathLike)):
         model = load_detector(model, device=device)
     if not isinstance(model, FasterRCNNDetector):
@@ -50,6 +47,36 @@ def _resolve_detector(model, backbone, device, kind="radio"):
         raise ValueError(f"backbone={backbone!r} does not match the detector's backbone "
                          f"{model.config.backbone!r}; pass only model=")
     return model
+
+
+#: the training set the hint of `_no_detector_message` proposes: simulated fields of this side
+_HINT_FIELDS, _HINT_SHAPE, _HINT_EPOCHS = 100, 512, 10
+
+
+def _no_detector_message(backbone):
+    """Why ``detect_sources(image, backbone=...)`` cannot run, with the command that trains the detector it
+    needs (frozen backbone, heads from cached features) and how long that takes."""
+    from ._config import DetectorConfig, TrainingOptions
+    from ._tiles import _n_windows
+    from ._estimate import _duration, _frozen_training_seconds
+
+    cfg, opts = DetectorConfig(), TrainingOptions()
+    per_field = _n_windows((_HINT_SHAPE, _HINT_SHAPE), cfg.tile_size, opts.tile_overlap(cfg.tile_size))
+    n_tiles = _HINT_FIELDS * per_field
+    args = dict(input_size=cfg.input_size, n_variants=8)
+    gpu = _frozen_training_seconds(backbone, n_tiles, _HINT_EPOCHS, device="gpu", **args)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cpu = _frozen_training_seconds(backbone, n_tiles, _HINT_EPOCHS, device="cpu", cores=cores, **args)
+    name = backbone.replace(":", "_").replace("/", "_")
+    return (f"no trained detector is available for backbone {backbone!r}. Train one on simulated fields (frozen "
+            f"backbone: its features are computed once, then only the heads train); it is registered and used "
+            f"here afterwards:\n    astrofmx train-detector --simulate {_HINT_FIELDS} --sim-shape {_HINT_SHAPE} "
+            f"{_HINT_SHAPE} --backbone {backbone} --mode frozen -o {name}_detector\n"
+            f"({n_tiles} tiles x {_HINT_EPOCHS} epochs: roughly {_duration(gpu)} on one GPU, {_duration(cpu)} "
+            f"on this machine's {cores} CPU cores). In Python: astrofmx.train_detector(images, boxes, "
+            f"backbone={backbone!r}, mode='frozen'). Or register a published detector with "
+            f"astrofmx.detection.register_detector({backbone!r}, url=..., sha256=...) or path=..., or pass "
+            "model=<saved detector folder>")
 
 
 def _resolve_batch_size(batch_size, det, dev, precision, tile_size, upscale=None):

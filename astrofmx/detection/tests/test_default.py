@@ -82,5 +82,7 @@ def test_default_on_bundled_parkes_image(bundled_radio_image):
 
 def test_backbone_without_model_still_explains(tmp_path, monkeypatch):
     monkeypatch.setenv("ASTROFMX_CACHE", str(tmp_path))  # no detector trained or registered for 'msn' here
-    with pytest.raises(ValueError, match=r"train_detector\(images, boxes, backbone='msn'\)"):
+    with pytest.raises(ValueError, match=r"(?s)astrofmx train-detector --simulate \d+ .*--backbone msn --mode frozen "
+                                         r"-o msn_detector\n.*roughly .* on one GPU.*"
+                                         r"train_detector\(images, boxes, backbone='msn', mode='frozen'\)"):
         detect_sources(np.zeros((32, 32), dtype=np.float32), backbone="msn", progress_bar=False)

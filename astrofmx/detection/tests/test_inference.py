@@ -164,7 +164,7 @@ def test_bad_inputs(trained_detector, heldout_field, tmp_path, monkeypatch):
         detect_sources(np.zeros((0, 0), dtype=np.float32), model=trained_detector, **QUIET)
     with pytest.raises(ValueError, match="NaN"):
         detect_sources(np.full((64, 64), np.nan, dtype=np.float32), model=trained_detector, **QUIET)
-    with pytest.raises(ValueError, match=r"train_detector\(images, boxes, backbone='msn'\)"):
+    with pytest.raises(ValueError, match=r"train_detector\(images, boxes, backbone='msn', mode='frozen'\)"):
         detect_sources(image, backbone="msn", **QUIET)
     with pytest.raises(ValueError, match="unknown backbone 'nope'"):
         detect_sources(image, backbone="nope", **QUIET)

@@ -45,8 +45,12 @@ def _same(a, b):
 
 
 def test_a_trained_detector_is_used_by_backbone_name(cache, field):
-    with pytest.raises(ValueError, match=r"no trained detector is available for backbone 'resnet18'.*"
-                                         r"train_detector\(images, boxes, backbone='resnet18'\).*register_detector"):
+    with pytest.raises(ValueError, match=r"(?s)no trained detector is available for backbone 'resnet18'.*"
+                                         r"astrofmx train-detector --simulate \d+ --sim-shape \d+ \d+ --backbone "
+                                         r"resnet18 --mode frozen -o resnet18_detector\n\(\d+ tiles x \d+ epochs: "
+                                         r"roughly [\d.]+ (s|min|h) on one GPU, [\d.]+ (s|min|h) on this machine.*"
+                                         r"train_detector\(images, boxes, backbone='resnet18', mode='frozen'\).*"
+                                         r"register_detector"):
         detect_sources(field.to_nddata(), backbone="resnet18", **QUIET)
     det = train_detector(field.to_nddata(), field.truth, backbone="resnet18", weights=None, mode="scratch",
                          tile_size=64, epochs=1, steps_per_epoch=2, batch_size=2, precision="fp32",
