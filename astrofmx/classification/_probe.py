@@ -9,6 +9,7 @@ costs seconds rather than GPU hours.
 import logging
 import math
 import numbers
+import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -67,7 +68,11 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         the training features before the linear layer (stored in ``mean_`` and
         ``scale_``). The paper fed raw features; standardizing makes the fixed
         learning rate work for backbones whose features have very different
-        scales. It does not change what a linear model can represent.
+        scales, and makes the probe invariant to the features' scale (features
+        x 1e-30 or x 1e30 give the predictions of x 1). It does not change
+        what a linear model can represent. With ``standardize=False``, features
+        whose typical standard deviation is outside [1e-4, 1e4] raise a
+        `RuntimeWarning`.
     early_stopping : bool, optional
         Hold out ``validation_fraction`` of the training data (stratified),
         stop when the validation loss has not improved by ``tol`` for
@@ -100,7 +105,8 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
     mean_ : `~numpy.ndarray`, shape (D,)
         Feature means subtracted before the layer (zeros if not ``standardize``).
     scale_ : `~numpy.ndarray`, shape (D,)
-        Feature standard deviations divided out (ones if not ``standardize``).
+        Feature standard deviations divided out (ones if not ``standardize``;
+        the largest absolute value for a constant feature).
     loss_curve_ : list of float
         Weighted training loss per epoch.
     validation_loss_curve_ : list of float
@@ -200,15 +206,28 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         return X[tr], y_idx[tr], X[va], y_idx[va]
 
     def _set_scaling(self, X):
+        """Per-feature mean and scale; scale-invariant, so that features x 1e-30 or x 1e30 train as x 1."""
         d = X.shape[1]
         if self.standardize:
-            self.mean_ = X.mean(axis=0, dtype=np.float64).astype(np.float32)
-            std = X.std(axis=0, dtype=np.float64)
-            std[std < 1e-12] = 1.0
+            x64 = X.astype(np.float64)
+            mean = x64.mean(axis=0)
+            std = x64.std(axis=0)
+            # a feature is constant when its spread is at float32 round-off of its own magnitude (a relative
+            # test: an absolute threshold would call every feature of a tiny-valued backbone constant)
+            peak = np.abs(x64).max(axis=0)
+            constant = std <= 1e-6 * peak
+            std[constant] = np.where(peak[constant] > 0, peak[constant], 1.0)
+            self.mean_ = mean.astype(np.float32)
             self.scale_ = std.astype(np.float32)
         else:
             self.mean_ = np.zeros(d, np.float32)
             self.scale_ = np.ones(d, np.float32)
+            spread = float(np.median(X.std(axis=0, dtype=np.float64)))
+            if not 1e-4 <= spread <= 1e4:
+                warnings.warn(f"the features' typical standard deviation is {spread:.3g}, far from 1: with "
+                              f"standardize=False the fixed learning rate (lr={self.lr:g}) can neither train nor "
+                              f"converge on them; pass standardize=True (the default)", RuntimeWarning,
+                              stacklevel=3)
 
     # ---------------------------------------------------------------- fitting
     def fit(self, X, y, *, validation_data=None):
