@@ -27,6 +27,45 @@ logger = logging.getLogger(__name__)
 PAPER_PROBE_EPOCHS = {"optical": 100, "radio": 200}
 
 
+def _adam_linear_step(layer, class_weight, *, lr, weight_decay, betas=(0.9, 0.999), eps=1e-8):
+    """One step of `torch.optim.Adam` on a linear layer under the class-weighted cross-entropy, as a closure.
+
+    The same update as ``CrossEntropyLoss(weight=w)(layer(x), y).backward()``
+    followed by ``Adam(lr, betas, eps, weight_decay).step()``, with the
+    gradient of the loss written out (``dL/dz = w_y (softmax(z) - onehot(y))
+    / sum(w_y)``): no autograd graph and no optimizer bookkeeping per step,
+    which for a linear probe's small tensors is most of the time.
+    """
+    import torch
+
+    w, b = layer.weight.data, layer.bias.data
+    state = [torch.zeros_like(w), torch.zeros_like(w), torch.zeros_like(b), torch.zeros_like(b)]
+    b1, b2 = betas
+    t = [0]
+
+    def step(xb, yb):
+        with torch.no_grad():
+            logp = torch.log_softmax(torch.addmm(b, xb, w.T), dim=1)
+            wy = class_weight.index_select(0, yb)
+            wy = wy / wy.sum()
+            loss = -(logp.gather(1, yb[:, None]).squeeze(1) * wy).sum()
+            g = logp.exp_()
+            g[torch.arange(yb.numel()), yb] -= 1.0
+            g.mul_(wy[:, None])
+            grads = (g.T @ xb, g.sum(0))
+            t[0] += 1
+            c1, c2 = 1 - b1 ** t[0], math.sqrt(1 - b2 ** t[0])
+            for p, grad, m, v in ((w, grads[0], state[0], state[1]), (b, grads[1], state[2], state[3])):
+                if weight_decay:
+                    grad = grad.add(p, alpha=weight_decay)
+                m.mul_(b1).add_(grad, alpha=1 - b1)
+                v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+                p.addcdiv_(m, v.sqrt().div_(c2).add_(eps), value=-lr / c1)
+        return loss
+
+    return step
+
+
 def _softmax(z):
     from scipy.special import softmax
 
@@ -124,11 +163,14 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
     linear evaluation of DINO and MSN (PyTorch's default uniform
     initialization can start a small probe far from uniform probabilities,
     which the small learning rate then takes hundreds of steps to undo).
-    Training runs on the CPU with `torch.nn.Linear`,
-    `torch.nn.CrossEntropyLoss` (``weight=class_weight_``) and
-    `torch.optim.Adam` (``fused=True``), single-threaded (the per-step
-    tensors are too small for intra-op threads to pay), in the loop that
-    `SupervisedClassifier` shares. The
+    Training runs on the CPU, single-threaded (the per-step tensors are too
+    small for intra-op threads to pay), in the loop that
+    `SupervisedClassifier` shares. Each step is the update of
+    `torch.optim.Adam` on a `torch.nn.Linear` under
+    `torch.nn.CrossEntropyLoss` (``weight=class_weight_``), with the
+    gradient of that loss written out instead of autograd (the tests replay
+    it step by step with torch's modules): about 2x faster for a probe's
+    small tensors. The
     initial weights and the batch order come from
     ``numpy.random.default_rng(random_state)``; the early-stopping split from
     `sklearn.model_selection.train_test_split` (stratified, same seed).
@@ -277,8 +319,7 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
             layer.weight.copy_(torch.from_numpy(rng.normal(0.0, 0.01, size=(d, self.classes_.size)).T))
             layer.bias.zero_()
         criterion = nn.CrossEntropyLoss(weight=torch.from_numpy(self.class_weight_))
-        optimizer = torch.optim.Adam(layer.parameters(), lr=float(self.lr), weight_decay=float(self.weight_decay),
-                                     fused=True)
+        step = _adam_linear_step(layer, criterion.weight, lr=float(self.lr), weight_decay=float(self.weight_decay))
         x_t = torch.from_numpy((X - self.mean_) / self.scale_)
         y_t = torch.from_numpy(y_idx.astype(np.int64))
         bs = n if self.batch_size is None else int(self.batch_size)
@@ -302,7 +343,7 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
                     return float(criterion(model(xv_t), yv_t))
 
         with _torch_threads(1):
-            hist = _fit_epochs(layer, optimizer, criterion, batches, epochs=self.epochs,
+            hist = _fit_epochs(layer, None, criterion, batches, epochs=self.epochs, step=step,
                                validation_loss=validation_loss, n_iter_no_change=self.n_iter_no_change,
                                tol=self.tol, desc="linear probe", progress_bar=self.progress_bar)
         self.loss_curve_, self.validation_loss_curve_ = hist.loss_curve, hist.validation_loss_curve
