@@ -34,33 +34,39 @@ def _adam_linear_step(layer, class_weight, *, lr, weight_decay, betas=(0.9, 0.99
     followed by ``Adam(lr, betas, eps, weight_decay).step()``, with the
     gradient of the loss written out (``dL/dz = w_y (softmax(z) - onehot(y))
     / sum(w_y)``): no autograd graph and no optimizer bookkeeping per step,
-    which for a linear probe's small tensors is most of the time.
+    which for a linear probe's small tensors is most of the time. Weight and
+    bias are stored as one (K, D + 1) matrix (``layer.weight`` and
+    ``layer.bias`` become views of it), so the closure takes inputs with a
+    trailing column of ones and makes one matrix product each way and one
+    Adam update per step.
     """
     import torch
 
-    w, b = layer.weight.data, layer.bias.data
-    state = [torch.zeros_like(w), torch.zeros_like(w), torch.zeros_like(b), torch.zeros_like(b)]
+    d = layer.in_features
+    wa = torch.cat([layer.weight.data, layer.bias.data[:, None]], dim=1).contiguous()
+    layer.weight.data, layer.bias.data = wa[:, :d], wa[:, d]
+    m, v = torch.zeros_like(wa), torch.zeros_like(wa)
     b1, b2 = betas
     t = [0]
+    rows = torch.arange(1 << 16)
 
     def step(xb, yb):
+        """One step on ``xb`` (B, D + 1: the features, then ones) and ``yb``; returns the loss."""
         with torch.no_grad():
-            logp = torch.log_softmax(torch.addmm(b, xb, w.T), dim=1)
+            logp = torch.log_softmax(xb @ wa.T, dim=1)
             wy = class_weight.index_select(0, yb)
             wy = wy / wy.sum()
             loss = -(logp.gather(1, yb[:, None]).squeeze(1) * wy).sum()
             g = logp.exp_()
-            g[torch.arange(yb.numel()), yb] -= 1.0
-            g.mul_(wy[:, None])
-            grads = (g.T @ xb, g.sum(0))
+            g[rows[:yb.numel()] if yb.numel() <= rows.numel() else torch.arange(yb.numel()), yb] -= 1.0
+            grad = g.mul_(wy[:, None]).T @ xb
+            if weight_decay:
+                grad.add_(wa, alpha=weight_decay)
             t[0] += 1
-            c1, c2 = 1 - b1 ** t[0], math.sqrt(1 - b2 ** t[0])
-            for p, grad, m, v in ((w, grads[0], state[0], state[1]), (b, grads[1], state[2], state[3])):
-                if weight_decay:
-                    grad = grad.add(p, alpha=weight_decay)
-                m.mul_(b1).add_(grad, alpha=1 - b1)
-                v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
-                p.addcdiv_(m, v.sqrt().div_(c2).add_(eps), value=-lr / c1)
+            m.mul_(b1).add_(grad, alpha=1 - b1)
+            v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+            denom = v.sqrt().div_(math.sqrt(1 - b2 ** t[0])).add_(eps)
+            wa.addcdiv_(m, denom, value=-lr / (1 - b1 ** t[0]))
         return loss
 
     return step
@@ -320,7 +326,7 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
             layer.bias.zero_()
         criterion = nn.CrossEntropyLoss(weight=torch.from_numpy(self.class_weight_))
         step = _adam_linear_step(layer, criterion.weight, lr=float(self.lr), weight_decay=float(self.weight_decay))
-        x_t = torch.from_numpy((X - self.mean_) / self.scale_)
+        x_t = torch.from_numpy(np.hstack([(X - self.mean_) / self.scale_, np.ones((n, 1), np.float32)]))
         y_t = torch.from_numpy(y_idx.astype(np.int64))
         bs = n if self.batch_size is None else int(self.batch_size)
 
