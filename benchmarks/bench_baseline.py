@@ -55,6 +55,7 @@ def parse_args():
     p.add_argument("--epochs", type=int, default=25)
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    p.add_argument("--device", default="cpu", help="torch device of both models (e.g. cuda)")
     p.add_argument("--n-train", type=int, default=None, help="use only this many training images (quick runs)")
     p.add_argument("--ablations", nargs="*", default=[], choices=ABLATIONS)
     p.add_argument("--skip", nargs="*", default=[], choices=("astrofmx", "plain"))
@@ -89,7 +90,7 @@ def load_heldout(folder):
     return np.stack(raw), np.stack(fmt), np.array(labels)
 
 
-def plain_resnet18(x_train, y_train, *, epochs, seed, ablation=None):
+def plain_resnet18(x_train, y_train, *, epochs, seed, ablation=None, device="cpu"):
     """A hand-written ResNet-18 training loop; returns a predict(uint8 images) -> labels function."""
     import torch
     import torch.nn.functional as F
@@ -125,11 +126,12 @@ def plain_resnet18(x_train, y_train, *, epochs, seed, ablation=None):
         model.conv1 = torch.nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3, bias=False)
         torch.nn.init.kaiming_normal_(model.conv1.weight, mode="fan_out", nonlinearity="relu")
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=wd)
-    x_all, y_all = prep(x_train), torch.from_numpy(y_train.astype(np.int64))
+    model.to(device)
+    x_all, y_all = prep(x_train).to(device), torch.from_numpy(y_train.astype(np.int64)).to(device)
     n = len(y_all)
     for _ in range(epochs):
         model.train()
-        perm = torch.randperm(n, generator=gen)
+        perm = torch.randperm(n, generator=gen).to(device)
         for i in range(0, n, 64):
             idx = perm[i:i + 64]
             if len(idx) < 2:
@@ -138,9 +140,9 @@ def plain_resnet18(x_train, y_train, *, epochs, seed, ablation=None):
             if batch_rot:
                 xb = torch.rot90(xb, int(torch.randint(0, 4, (1,), generator=gen)), dims=(2, 3))
             else:
-                k = torch.randint(0, 4, (len(idx),), generator=gen)
+                k = torch.randint(0, 4, (len(idx),), generator=gen).tolist()
                 xb = torch.stack([torch.rot90(im, int(r), dims=(1, 2)) for im, r in zip(xb, k)])
-            flip = torch.rand(len(idx), generator=gen) < 0.5
+            flip = (torch.rand(len(idx), generator=gen) < 0.5).to(device)
             xb = torch.where(flip.view(-1, 1, 1, 1), xb.flip(-1), xb)
             loss = F.cross_entropy(model(xb), yb)
             opt.zero_grad()
@@ -150,7 +152,7 @@ def plain_resnet18(x_train, y_train, *, epochs, seed, ablation=None):
 
     def predict(u8):
         with torch.no_grad():
-            return torch.cat([model(b).argmax(1) for b in prep(u8).split(64)]).numpy()
+            return torch.cat([model(b.to(device)).argmax(1).cpu() for b in prep(u8).split(64)]).numpy()
 
     return predict
 
@@ -232,11 +234,13 @@ def main():
         for name in variants:
             t0 = time.perf_counter()
             if name == "astrofmx":
-                clf = SupervisedClassifier("resnet18", weights=None, epochs=args.epochs, random_state=seed)
+                clf = SupervisedClassifier("resnet18", weights=None, epochs=args.epochs, random_state=seed,
+                                           device=args.device)
                 clf.fit(xtr, ytr)
                 pred = clf.predict
             else:
-                pred = plain_resnet18(xtr, ytr, epochs=args.epochs, seed=seed, ablation=name.partition("+")[2] or None)
+                pred = plain_resnet18(xtr, ytr, epochs=args.epochs, seed=seed, device=args.device,
+                                      ablation=name.partition("+")[2] or None)
             f1, acc = score(pred(test.images), test.labels)
             wall = time.perf_counter() - t0
             hf1, _ = score(pred(h_fmt), h_y)
