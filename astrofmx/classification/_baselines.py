@@ -17,8 +17,8 @@ from sklearn.utils.validation import check_is_fitted
 from ..utils import autocast, resolve_device
 from ._checks import _check_n_classes
 from ._fitting import _class_weights, _fit_epochs, _validation_split
-from ._networks import (_IMAGENET_MEAN, _IMAGENET_STD, SUPERVISED_ARCHS, _as_nchw, _build_scratch, _FineTune,
-                        _images_to_tensor)
+from ._networks import (SUPERVISED_ARCHS, _as_nchw, _build_scratch, _FineTune, _images_to_tensor,
+                        _recalibrate_batchnorm, _standardize_images, _vit_patch_size)
 
 __all__ = ["SUPERVISED_ARCHS", "SupervisedClassifier", "train_supervised"]
 
@@ -36,11 +36,26 @@ class SupervisedClassifier(ClassifierMixin, BaseEstimator):
     - ``backbone=<registry name or Backbone>``: an astrofmx backbone (loaded
       with ``weights``) plus a linear head, fine-tuned end to end.
 
-    Images are scaled to [0, 1] per image, repeated to three channels, resized
-    to ``image_size`` and normalized (ImageNet mean/std, or the backbone's),
-    as `astrofmx.backbones.embed` does. Training uses AdamW, a cross-entropy loss
-    weighted by inverse class frequency (as the probe), and random flips and
-    90-degree rotations (galaxy morphology does not depend on orientation).
+    Inputs depend on the mode:
+
+    - **from scratch**: the images keep their own size and number of channels
+      (one for radio images: the first layer is built for it) and each image
+      is standardized robustly (centred on its median, divided by its RMS
+      about the median), so that units, scale and background offset do not
+      matter. A ViT, which needs a fixed size, is resized to ``image_size``
+      (default: the image size rounded up to a multiple of its patch size).
+    - **fine-tuning**: as `astrofmx.backbones.embed` prepares them for the
+      pretrained weights: scaled to [0, 1] per image, repeated to three
+      channels, resized to the backbone's input size and normalized with its
+      mean/std (ImageNet's).
+
+    Training uses AdamW (learning rate 1e-3, weight decay 0.01), a
+    cross-entropy loss weighted by inverse class frequency (as the probe;
+    equal weights for balanced classes) and, per image, a random element of
+    the eight flips and 90-degree rotations (source morphology does not
+    depend on orientation): the recipe of a plain hand-written ResNet-18 on
+    MiraBest (150 x 150 px, one channel), which ``benchmarks/bench_baseline.py``
+    runs side by side with this class.
 
     Parameters
     ----------
@@ -50,11 +65,14 @@ class SupervisedClassifier(ClassifierMixin, BaseEstimator):
         Backbone to fine-tune instead.
     weights : str, None or path, optional
         Weights passed to `~astrofmx.backbones.get_backbone` with a named
-        ``backbone`` (``'pretrained'`` by default).
+        ``backbone`` (``'pretrained'`` by default). Networks given by ``arch``
+        always start from random weights.
     image_size : int, optional
-        Side length of the network input; default 224 (the backbone's native
-        size when fine-tuning). Small values (64-128) train much faster on
-        CPU.
+        Side length the images are resized to. Default: none for ResNets from
+        scratch (they train at the images' own size), the image size rounded
+        up to a multiple of the patch size for a ViT from scratch, the
+        backbone's input size when fine-tuning. Smaller values train faster
+        on CPU.
     epochs : int, optional
         Maximum number of training epochs.
     lr : float, optional
@@ -67,13 +85,20 @@ class SupervisedClassifier(ClassifierMixin, BaseEstimator):
     class_weight : {'balanced', None} or dict, optional
         Loss weights per class, as in `LinearProbe`.
     augment : bool, optional
-        Random horizontal/vertical flips and 90-degree rotations.
+        A random flip and 90-degree rotation of each image (the 8 symmetries of
+        the square; flips only for non-square images).
     early_stopping : bool, optional
         Hold out ``validation_fraction`` (stratified) and keep the epoch with
         the lowest validation loss, stopping after ``n_iter_no_change`` epochs
         without improvement.
     validation_fraction : float, optional
     n_iter_no_change : int, optional
+    precise_bn : bool, optional
+        After training, recompute the batch norm running statistics with one
+        pass over the (unaugmented) training images, so that ``predict`` (in
+        eval mode) uses the statistics of the final weights rather than an
+        exponential average over the last steps, which with few steps per
+        epoch still remembers the initialization.
     arch_overrides : dict, optional
         Keyword arguments for the architecture: torchvision's resnet builders
         or `~torchvision.models.vision_transformer.VisionTransformer`
@@ -92,6 +117,10 @@ class SupervisedClassifier(ClassifierMixin, BaseEstimator):
     Attributes
     ----------
     classes_ : `~numpy.ndarray`
+    image_size_ : int or tuple of int
+        Side length (or (height, width)) of the network input in training.
+    n_channels_ : int
+        Number of input channels of the network.
     model_ : `torch.nn.Module`
         The trained network (on CPU after ``fit``).
     loss_curve_, validation_loss_curve_ : list of float
@@ -109,9 +138,9 @@ class SupervisedClassifier(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, arch="resnet18", *, backbone=None, weights="pretrained", image_size=None, epochs=30,
-                 lr=1e-3, batch_size=64, weight_decay=1e-4, class_weight="balanced", augment=True,
-                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=5, arch_overrides=None,
-                 device=None, precision="fp32", random_state=0, progress_bar=False):
+                 lr=1e-3, batch_size=64, weight_decay=1e-2, class_weight="balanced", augment=True,
+                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=5, precise_bn=True,
+                 arch_overrides=None, device=None, precision="fp32", random_state=0, progress_bar=False):
         self.arch = arch
         self.backbone = backbone
         self.weights = weights
@@ -125,6 +154,7 @@ class SupervisedClassifier(ClassifierMixin, BaseEstimator):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.precise_bn = precise_bn
         self.arch_overrides = arch_overrides
         self.device = device
         self.precision = precision
@@ -161,16 +191,41 @@ class SupervisedClassifier(ClassifierMixin, BaseEstimator):
         if not (0 < self.validation_fraction < 1):
             raise ValueError(f"validation_fraction must be in (0, 1), got {self.validation_fraction!r}")
 
-    def _augment(self, x, gen):
+    @staticmethod
+    def _augment(x, gen):
+        """A random element of the dihedral group D4 (flip, then rotation by k x 90 degrees) for each image."""
         import torch
 
         n = x.shape[0]
-        flip_h = torch.rand(n, generator=gen) < 0.5
-        flip_v = torch.rand(n, generator=gen) < 0.5
-        x = torch.where(flip_h.view(-1, 1, 1, 1), x.flip(-1), x)
-        x = torch.where(flip_v.view(-1, 1, 1, 1), x.flip(-2), x)
-        k = int(torch.randint(0, 4, (1,), generator=gen))
-        return torch.rot90(x, k, dims=(-2, -1)) if k else x
+        flip = torch.rand(n, generator=gen) < 0.5
+        x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
+        if x.shape[-1] != x.shape[-2]:  # non-square: a 180-degree rotation (both flips) only
+            rot = torch.rand(n, generator=gen) < 0.5
+            return torch.where(rot.view(-1, 1, 1, 1), x.flip(-1, -2), x)
+        k = torch.randint(0, 4, (n,), generator=gen)
+        out = x.clone()
+        for r in (1, 2, 3):
+            sel = torch.nonzero(k == r).flatten()
+            if sel.numel():
+                out[sel] = torch.rot90(x.index_select(0, sel), r, dims=(-2, -1))
+        return out
+
+    def _inputs(self, arr):
+        """Network inputs of ``arr`` (N, C, H, W) for this mode, as in training."""
+        if self.backbone is None:
+            return _standardize_images(arr, image_size=self._resize_to)
+        return _images_to_tensor(arr, image_size=self.image_size_, mean=self._mean, std=self._std)
+
+    def _scratch_size(self, arr):
+        """(network input size, size to resize to or None) for an arch trained from scratch."""
+        h, w = arr.shape[-2:]
+        if self.image_size is not None:
+            return int(self.image_size), int(self.image_size)
+        if self.arch != "vit_b_16":
+            return (int(h) if h == w else (int(h), int(w))), None
+        p = _vit_patch_size(self.arch_overrides)
+        side = -(-max(h, w) // p) * p
+        return side, (None if h == w == side else side)
 
     def _forward_all(self, model, x, device, batch_size):
         import torch
@@ -219,16 +274,18 @@ class SupervisedClassifier(ClassifierMixin, BaseEstimator):
 
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0 if self.random_state is None else int(self.random_state))
-            if self.backbone is None:
-                size = int(self.image_size or SUPERVISED_ARCHS[self.arch])
-                model = _build_scratch(self.arch, n_classes, size, self.arch_overrides)
-                mean, std = _IMAGENET_MEAN, _IMAGENET_STD
-            else:
+            if self.backbone is None:  # native size and channels, robust per-image standardization
+                size, self._resize_to = self._scratch_size(arr)
+                self.n_channels_ = int(arr.shape[1])
+                model = _build_scratch(self.arch, n_classes, size, self.arch_overrides, in_chans=self.n_channels_)
+                self._mean = self._std = None
+            else:  # pretrained weights: three channels, their normalization and input size
                 model, spec = _FineTune.build(self.backbone, self.weights, n_classes, self.arch_overrides)
-                size = int(self.image_size or spec.input_size)
-                mean, std = tuple(spec.mean), tuple(spec.std)
-        self.image_size_, self._mean, self._std = size, mean, std
-        x_all = _images_to_tensor(arr, image_size=size, mean=mean, std=std)
+                size = self._resize_to = int(self.image_size or spec.input_size)
+                self.n_channels_ = 3
+                self._mean, self._std = tuple(spec.mean), tuple(spec.std)
+        self.image_size_ = size
+        x_all = self._inputs(arr)
 
         tr, va = np.arange(y_idx.size), None
         if self.early_stopping:
@@ -265,6 +322,9 @@ class SupervisedClassifier(ClassifierMixin, BaseEstimator):
                            epochs=self.epochs, forward=forward, validation_loss=validation_loss,
                            n_iter_no_change=self.n_iter_no_change, desc=f"training {self.name}",
                            progress_bar=self.progress_bar)
+        if self.precise_bn:
+            _recalibrate_batchnorm(model, x_all.index_select(0, torch.from_numpy(tr)),
+                                   lambda net, xb: forward(net, xb.to(device)), self.batch_size)
         self.loss_curve_, self.validation_loss_curve_ = hist.loss_curve, hist.validation_loss_curve
         self.n_epochs_, self.best_epoch_ = hist.n_epochs, hist.best_epoch
         self.model_ = model.cpu().eval()
@@ -294,7 +354,11 @@ class SupervisedClassifier(ClassifierMixin, BaseEstimator):
         import torch
 
         check_is_fitted(self, "model_")
-        x = _images_to_tensor(images, image_size=self.image_size_, mean=self._mean, std=self._std)
+        arr = _as_nchw(images)
+        if self.backbone is None and arr.shape[1] != self.n_channels_:
+            raise ValueError(f"images have {arr.shape[1]} channels, but this classifier was trained on "
+                             f"{self.n_channels_}-channel images")
+        x = self._inputs(arr)
         device = resolve_device(self.device)
         model = self.model_.to(device)
         logits = self._forward_all(model, x, device, self.batch_size)

@@ -111,7 +111,7 @@ class _History:
 
 
 def _fit_epochs(model, optimizer, criterion, batches, *, epochs, forward=None, validation_loss=None,
-                n_iter_no_change=10, tol=1e-4, desc="training", progress_bar=False):
+                n_iter_no_change=10, tol=1e-4, desc="training", progress_bar=False, step=None):
     """Train ``model`` for up to ``epochs`` epochs; early stopping when ``validation_loss`` is given.
 
     Parameters
@@ -138,6 +138,10 @@ def _fit_epochs(model, optimizer, criterion, batches, *, epochs, forward=None, v
     desc : str, optional
         Progress-bar label.
     progress_bar : bool, optional
+    step : callable, optional
+        ``step(inputs, targets) -> loss`` performs one optimization step of
+        ``model`` itself (the linear probe's closed-form gradient); default:
+        ``criterion`` + autograd + ``optimizer.step()``.
 
     Returns
     -------
@@ -156,10 +160,13 @@ def _fit_epochs(model, optimizer, criterion, batches, *, epochs, forward=None, v
         model.train()
         total = weight = 0.0
         for xb, yb in batches(epoch):
-            loss = criterion(forward(model, xb).float(), yb)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            if step is not None:
+                loss = step(xb, yb)
+            else:
+                loss = criterion(forward(model, xb).float(), yb)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
             w = float(class_w[yb].sum()) if class_w is not None else yb.numel()
             total += float(loss.detach()) * w
             weight += w

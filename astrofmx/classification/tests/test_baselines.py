@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from astrofmx.classification import SupervisedClassifier, train_supervised
-from astrofmx.classification._networks import _build_scratch
+from astrofmx.classification._networks import _build_scratch, _standardize_images
 from astrofmx.classification._networks import _images_to_tensor as images_to_tensor
 
 TINY_VIT = dict(patch_size=8, num_layers=2, num_heads=2, hidden_dim=32, mlp_dim=64)
@@ -59,6 +59,56 @@ def test_resnet18_end_to_end(rng):
     assert set(clf.predict(X)) <= {"FRI", "FRII"}
 
 
+def test_resnet18_from_scratch_native_one_channel(rng):
+    """Defaults from scratch: native size, one input channel, learns a separable problem at any pixel scale."""
+    X, y = blobs(rng, 32, size=16)
+    Xt, yt = blobs(rng, 40, size=16)
+    clf = SupervisedClassifier("resnet18", weights=None, epochs=3, batch_size=8).fit(X, y)
+    assert clf.image_size_ == 16 and clf.n_channels_ == 1 and clf.model_.conv1.in_channels == 1
+    assert clf.loss_curve_[-1] < clf.loss_curve_[0]
+    assert clf.score(Xt, yt) > 0.9
+    # robust per-image standardization: units, scale and offset of the pixels do not matter
+    proba = clf.predict_proba(Xt)
+    np.testing.assert_allclose(clf.predict_proba(Xt * 1e-30 + 7e-29), proba, atol=1e-4)
+    np.testing.assert_allclose(clf.predict_proba(Xt.astype(np.float64) * 1e30), proba, atol=1e-4)
+    with pytest.raises(ValueError, match="trained on 1-channel images"):
+        clf.predict(np.repeat(Xt[:, None], 3, axis=1))
+
+
+def test_standardize_images():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(4, 3, 12, 10)).astype(np.float32)
+    t = _standardize_images(x)
+    assert t.shape == (4, 3, 12, 10)  # channels and size kept
+    flat = t.reshape(4, 3, -1)
+    torch.testing.assert_close(flat.median(dim=2).values, torch.zeros(4, 3), atol=1e-6, rtol=0)
+    torch.testing.assert_close(flat.square().mean(dim=2).sqrt(), torch.ones(4, 3))
+    torch.testing.assert_close(_standardize_images(x * 3e-31 - 5e-30), t, atol=1e-5, rtol=1e-4)
+    assert torch.count_nonzero(_standardize_images(np.full((1, 8, 8), 1e30))) == 0  # constant: zeros
+    assert _standardize_images(x, image_size=16).shape == (4, 3, 16, 16)
+
+
+def test_augment_draws_a_symmetry_per_image():
+    x = torch.arange(64 * 5 * 5, dtype=torch.float32).reshape(64, 1, 5, 5)
+    out = SupervisedClassifier._augment(x, torch.Generator().manual_seed(0))
+    seen = set()
+    for a, b in zip(x, out):
+        views = [torch.rot90(v, k, dims=(-2, -1)) for v in (a, a.flip(-1)) for k in range(4)]
+        hits = [i for i, v in enumerate(views) if torch.equal(v, b)]
+        assert len(hits) == 1
+        seen.add(hits[0])
+    assert seen == set(range(8))  # all eight, drawn independently for each image
+    rect = SupervisedClassifier._augment(torch.rand(16, 1, 4, 6), torch.Generator().manual_seed(0))
+    assert rect.shape == (16, 1, 4, 6)
+
+
+def test_vit_from_scratch_rounds_to_patch_size(rng):
+    X, y = blobs(rng, 8, size=20)
+    clf = SupervisedClassifier("vit_b_16", epochs=1, batch_size=8, arch_overrides=TINY_VIT).fit(X, y)
+    assert clf.image_size_ == 24 and clf.model_.conv_proj.in_channels == 1
+    assert clf.predict_proba(X).shape == (8, 2)
+
+
 def test_fine_tune_backbone_instance(rng):
     from astrofmx.backbones import get_backbone
 
@@ -66,7 +116,7 @@ def test_fine_tune_backbone_instance(rng):
     before = {k: v.clone() for k, v in bb.state_dict().items()}
     X, y = blobs(rng, 16)
     clf = SupervisedClassifier(backbone=bb, epochs=1, batch_size=8, lr=1e-3).fit(X, y)
-    assert clf.name == "msn (fine-tuned)" and clf.image_size_ == 32
+    assert clf.name == "msn (fine-tuned)" and clf.image_size_ == 32 and clf.n_channels_ == 3
     tuned = clf.model_.backbone.state_dict()
     # end to end: the backbone weights moved, and the caller's backbone was left untouched
     assert any(not torch.equal(tuned[k], before[k]) for k in before if before[k].dtype.is_floating_point)

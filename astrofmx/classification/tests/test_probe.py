@@ -128,6 +128,20 @@ def test_full_batch_and_standardize_option(rng):
     np.testing.assert_allclose(full.mean_, X.mean(axis=0), rtol=1e-4)
 
 
+@pytest.mark.parametrize("factor", [1e-30, 1e30])
+def test_scale_invariant(rng, factor):
+    """Features x 1e-30 or x 1e30 train exactly as x 1 (issue 12: x 1e-30 used to reach accuracy 0.49)."""
+    X, y = gaussian_clusters(rng, 60, n_features=8, n_classes=2, separation=3.0)
+    X[:, 5] = 2.5  # a constant feature stays harmless at every scale
+    ref = LinearProbe(epochs=20, lr=1e-2).fit(X, y)
+    assert ref.score(X, y) > 0.95
+    scaled = LinearProbe(epochs=20, lr=1e-2).fit(X * factor, y)
+    np.testing.assert_array_equal(scaled.predict(X * factor), ref.predict(X))
+    np.testing.assert_allclose(scaled.predict_proba(X * factor), ref.predict_proba(X), atol=1e-4)
+    with pytest.warns(RuntimeWarning, match="far from 1: with standardize=False"):
+        LinearProbe(standardize=False, epochs=1).fit(X * factor, y)
+
+
 def test_sklearn_api(rng):
     X, y = gaussian_clusters(rng, 30, n_features=8, n_classes=2, separation=6.0)
     probe = LinearProbe(epochs=50, lr=1e-2)
