@@ -1,6 +1,5 @@
 """Inputs of `embed`: one image or many, preprocessed and regrouped into batches of one shape."""
 
-import concurrent.futures
 import os
 
 import numpy as np
@@ -161,16 +160,10 @@ def _group(tensors, batch_size):
 
 
 def _prefetch(generator):
-    """Run ``generator`` one step ahead in a worker thread (preprocessing overlaps the forward pass)."""
-    sentinel = object()
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="astrofmx-embed") as pool:
-        future = pool.submit(next, generator, sentinel)
-        while True:
-            value = future.result()
-            if value is sentinel:
-                return
-            future = pool.submit(next, generator, sentinel)
-            yield value
+    """``generator`` one step ahead in a worker thread (`astrofmx.utils.prefetch`)."""
+    from ..utils import prefetch
+
+    return prefetch(generator, name="astrofmx-embed")
 
 
 class _Preprocessed:

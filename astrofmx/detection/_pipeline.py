@@ -116,18 +116,10 @@ def _tile_batches(img, fitted, tile_size, overlap, batch_size, upscale, antialia
 
 
 def _prefetch(generator):
-    """Run ``generator`` one step ahead in a worker thread (numpy and torch release the GIL for most of it)."""
-    import concurrent.futures
+    """``generator`` one step ahead in a worker thread (`astrofmx.utils.prefetch`)."""
+    from ..utils import prefetch
 
-    sentinel = object()
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="astrofmx-tiles") as pool:
-        future = pool.submit(next, generator, sentinel)
-        while True:
-            value = future.result()
-            if value is sentinel:
-                return
-            future = pool.submit(next, generator, sentinel)
-            yield value
+    return prefetch(generator, name="astrofmx-tiles")
 
 
 def _merge(img, found, nms_threshold):

@@ -1,9 +1,43 @@
-"""Batches of a (lazy) iterable, one batch alive at a time."""
+"""Batches of a (lazy) iterable, one batch alive at a time, and running an iterator one step ahead."""
 
 import itertools
 import numbers
 
-__all__ = ["map_batches"]
+__all__ = ["map_batches", "prefetch"]
+
+
+def prefetch(iterator, *, name="astrofmx-prefetch"):
+    """Yield the items of ``iterator``, computing each next one in a worker thread while the caller works.
+
+    The preparation of the next batch (reading FITS, normalizing, resampling:
+    numpy, astropy and torch release the GIL for most of it) then overlaps the
+    caller's forward pass. One item is computed ahead, so at most two exist
+    at once. Exceptions of the iterator are raised in the caller.
+
+    Parameters
+    ----------
+    iterator : iterator
+        Any iterator (a generator, ``iter(list)``).
+    name : str, optional
+        Prefix of the worker thread's name.
+
+    Examples
+    --------
+    >>> from astrofmx.utils import prefetch
+    >>> list(prefetch(x * x for x in range(4)))
+    [0, 1, 4, 9]
+    """
+    import concurrent.futures
+
+    sentinel = object()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=name) as pool:
+        future = pool.submit(next, iterator, sentinel)
+        while True:
+            value = future.result()
+            if value is sentinel:
+                return
+            future = pool.submit(next, iterator, sentinel)
+            yield value
 
 
 def map_batches(func, iterable, *, batch_size):
