@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from ._common import add_command, add_output_flags, check_outputs, expand_paths, parallel_arg, positive_int, \
-    print_table
+from ._common import UsageError, add_command, add_output_flags, check_outputs, expand_paths, parallel_arg, \
+    positive_int, print_table
 
 __all__ = []
 
@@ -83,6 +83,9 @@ def run_index(args):
     from ..io import read_catalog
     from ..search import build_index, load_index
 
+    if not args.add and not args.overwrite and Path(args.output).exists():
+        raise UsageError(f"the index {args.output!r} already exists; pass --add to add to it or --overwrite to "
+                         "build it again")
     images = expand_paths(args.images)
     catalog = read_catalog(args.catalog) if args.catalog else None
     if args.add:

@@ -49,12 +49,15 @@ def test_padding_is_noise_around_the_image():
 
 
 def test_huge_tile_is_clamped_to_the_image():
-    """tile_size=100000 on a 256x256 image runs as one image-sized tile (no 37 GiB allocation), with the
-    catalog of tile_size=256."""
+    """tile_size=100000 on a 256x256 image runs as one tile, clamped to the larger of the image and the
+    detector's own tile (no 37 GiB allocation), with the catalog of that tile size."""
+    from astrofmx.detection import get_default_detector
+
     field = simulated_field((256, 256), seed=2, n_sources=15)
+    clamped = max(256, get_default_detector().config.inference_tile_size)
     huge = detect_sources(field.to_nddata(), tile_size=100000, progress_bar=False)
-    assert huge.meta["n_tiles"] == 1 and "tile_size=256;" in huge.meta["preprocessing"]
-    same = detect_sources(field.to_nddata(), tile_size=256, progress_bar=False)
+    assert huge.meta["n_tiles"] == 1 and f"tile_size={clamped};" in huge.meta["preprocessing"]
+    same = detect_sources(field.to_nddata(), tile_size=clamped, progress_bar=False)
     assert len(huge) == len(same) > 0
     np.testing.assert_array_equal(np.asarray(huge["bbox_xmin"]), np.asarray(same["bbox_xmin"]))
 

@@ -157,7 +157,7 @@ def test_single_large_image_is_processed_in_bounded_memory(tmp_path, monkeypatch
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert counter.total == cat.meta["n_tiles"] > 60  # every tile went through the counter...
+    assert counter.total == cat.meta["n_tiles"] > 40  # every tile went through the counter...
     assert len(cat) > 1000  # ...and was detected in
     assert counter.peak <= 2
     # a few tiles and one 256-px measurement block at a time (~5 MiB), where the whole image is 16 MiB

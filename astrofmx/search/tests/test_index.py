@@ -112,7 +112,7 @@ def test_add_incrementally_and_resume(tmp_path, fields, vit):
     # truth2's sky positions are used with each image's WCS: the second field's sources fall in file2
     assert added > 0 and len(index) == n1 + added
     np.testing.assert_array_equal(np.asarray(index.vectors[:n1]), before)
-    assert index.add([file1, file2], catalog=truth2, backbone=vit, progress_bar=False) == 0
+    assert index.add([file1, file2], catalog=truth2, backbone=vit, progress_bar=False, precision="fp32") == 0
     reloaded = load_index(tmp_path / "i")
     assert len(reloaded) == n1 + added and str(file2) in set(reloaded.sources["file"])
     # bytes written after the last commit (a crash mid-add) are ignored and cut off by the next add
