@@ -153,12 +153,13 @@ def test_single_large_image_is_processed_in_bounded_memory(tmp_path, monkeypatch
     gc.collect()
     tracemalloc.start()
     try:
-        cat = detect_sources(path, model=det, batch_size=4, progress_bar=False)
+        cat = detect_sources(path, model=det, batch_size=1, progress_bar=False)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert counter.total == cat.meta["n_tiles"] > 40  # every tile went through the counter...
     assert len(cat) > 1000  # ...and was detected in
     assert counter.peak <= 2
-    # a few tiles and one 256-px measurement block at a time (~5 MiB), where the whole image is 16 MiB
-    assert peak < image_bytes / 3, peak
+    # a tile being run and the next one prefetched (384 px, 3 channels: 1.8 MiB each), one 256-px measurement
+    # block and the catalog (~7 MiB in all), where the whole image is 16 MiB
+    assert peak < image_bytes / 2, peak
