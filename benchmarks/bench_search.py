@@ -181,6 +181,13 @@ def _backbone(name, weights):
     return get_backbone(name, weights=weights, device="cpu", progress_bar=False)
 
 
+def _pretrained_backbone(name):
+    """``name`` with its own weights (a shipped or cached backbone such as astrofmx-radio; no download)."""
+    from astrofmx.backbones import get_backbone
+
+    return get_backbone(name, device="cpu", progress_bar=False)
+
+
 def bench_mirabest(args):
     from astrofmx.backbones import list_backbones
     from astrofmx.search import build_index
@@ -267,7 +274,7 @@ def bench_anomalies(args):
 
     images, catalogs, injected = simulated_survey(args.fields, args.sources, args.inject, seed=7,
                                                   shape=(args.field_size, args.field_size))
-    model = _backbone(args.backbone, None)
+    model = _pretrained_backbone(args.backbone) if args.pretrained else _backbone(args.backbone, None)
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
         index = None
         t0 = time.perf_counter()
@@ -299,7 +306,8 @@ def bench_anomalies(args):
         hit = flags[np.asarray(unseen["row"])].mean()
         rows.append(["iforest + feedback (next 1%, unlabelled)", nc, int(ranked_set.sum()), int(flags.sum()),
                      len(unseen), int(round(hit * len(unseen))), f"{hit / base:.1f}x"])
-    _table(f"anomalies: injected rings / giant doubles in the top 1% of outliers() ({args.backbone} random init, "
+    state = "its shipped/cached weights" if args.pretrained else "random init"
+    _table(f"anomalies: injected rings / giant doubles in the top 1% of outliers() ({args.backbone} {state}, "
            "64-px cutouts at the true positions)",
            ["method", "PCA dims", "sources ranked", "injected", "top 1%", "injected in top", "enrichment vs random"],
            rows)
@@ -322,6 +330,8 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=2, help="threads building the graph")
     p.add_argument("--lib-n", type=int, default=50000, help="vectors of the libraries section")
     p.add_argument("--backbone", default="resnet18", help="random-init backbone (mirabest, anomalies)")
+    p.add_argument("--pretrained", action="store_true",
+                   help="anomalies: the backbone with its own weights (e.g. --backbone astrofmx-radio)")
     p.add_argument("--mirabest-n", type=int, default=0, help="use the first N MiraBest images (0: all)")
     p.add_argument("--fields", type=int, default=8)
     p.add_argument("--field-size", type=int, default=512, help="pixels on a side of each simulated field")
