@@ -72,7 +72,7 @@ def steps(path, det, batch_size, precision, threshold):
         for x in inputs:
             model(list(x))
     lap("forward (raw)")
-    found = _run_tiles(det, img, fitted, tile_size=tile_size, overlap=overlap, batch_size=batch_size,
+    found = _run_tiles(det, model, img, fitted, tile_size=tile_size, overlap=overlap, batch_size=batch_size,
                        dev=torch.device("cpu"), precision=precision, score_threshold=threshold, progress_bar=False)
     lap("_run_tiles (tiles + forward + per-tile boxes)")
     boxes, scores, labels = _merge(img, found, 0.5)

@@ -123,8 +123,8 @@ def real_suite():
 _CHILD = textwrap.dedent("""
     import json, sys, time
     sys.path.insert(0, {bench_dir!r})
-    from _common import run_finder
-    {imports}  # imports are not timed
+    from _common import import_finder, run_finder
+    import_finder({name!r}, threads={threads})  # imports are not timed
     t0 = time.perf_counter()
     cat = run_finder({name!r}, {path!r})
     wall = time.perf_counter() - t0
@@ -144,10 +144,7 @@ def timing_field(size, threads, tmp, timeout):
     f.to_hdu().writeto(path)
     rows = {}
     for name in FINDERS:
-        imports = {"default": f"import torch; torch.set_num_threads({threads}); import astrofmx.detection",
-                   "photutils": "import astrofmx.compare, photutils.segmentation",
-                   "sep": "import astrofmx.compare, sep", "pybdsf": "import astrofmx.compare, bdsf"}[name]
-        code = _CHILD.format(bench_dir=str(Path(__file__).parent), imports=imports, name=name, path=path)
+        code = _CHILD.format(bench_dir=str(Path(__file__).parent), name=name, path=path, threads=threads)
         try:
             res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:

@@ -147,13 +147,9 @@ def find_sources_sep(image, *, n_sigma=None, minarea=5, background_box=None, fil
         n_sigma = 5.0 if beam is not None else 1.5
 
     sub, err = _subtract_background(sep, data, mask, box)
-    try:
-        objects = sep.extract(sub, float(n_sigma), err=err, mask=mask, minarea=int(minarea),
-                              deblend_nthresh=int(deblend_nthresh), deblend_cont=float(deblend_cont),
-                              clean=bool(clean), **_filter_kernel(fwhm))
-    except Exception as exc:  # sep raises bare Exception for its internal errors
-        raise RuntimeError(f"sep.extract failed: {exc}; try a higher n_sigma or larger minarea, or raise "
-                           "sep.set_extract_pixstack()") from exc
+    kwargs = dict(err=err, mask=mask, minarea=int(minarea), deblend_nthresh=int(deblend_nthresh),
+                  deblend_cont=float(deblend_cont), clean=bool(clean), **_filter_kernel(fwhm))
+    objects = _extract(sep, sub, float(n_sigma), kwargs)
     meta = {"parameters": {"n_sigma": n_sigma, "minarea": int(minarea), "background_box": int(box),
                            "filter_fwhm": None if fwhm is None else float(fwhm)}, **_image_meta(wcs, beam)}
     boxes = np.stack([objects["xmin"] - 0.5, objects["ymin"] - 0.5, objects["xmax"] + 0.5,
@@ -164,3 +160,32 @@ def find_sources_sep(image, *, n_sigma=None, minarea=5, background_box=None, fil
     _set_core_columns(cat, measured, _own_columns(objects, measured))
     logger.info("sep found %d sources", len(cat))
     return cat
+
+
+def _extract(sep, sub, n_sigma, kwargs):
+    """``sep.extract``, retried with larger internal buffers when a crowded image overflows sep's defaults.
+
+    sep keeps the pixels above the threshold of the objects being extracted on a stack of fixed size
+    (300,000 pixels by default) and deblends each object into at most 1,024 sub-objects; a crowded field
+    (a galactic-plane mosaic) overflows either. The limit that overflowed grows tenfold at a time, up to
+    the number of pixels of the image, and both are set back afterwards.
+    """
+    limits = {"pixel buffer full": (sep.get_extract_pixstack, sep.set_extract_pixstack),
+              "limit of sub-objects": (sep.get_sub_object_limit, sep.set_sub_object_limit)}
+    defaults = {key: get() for key, (get, _) in limits.items()}
+    current = dict(defaults)
+    try:
+        while True:
+            try:
+                return sep.extract(sub, n_sigma, **kwargs)
+            except Exception as exc:  # sep raises bare Exception for its internal errors
+                key = next((k for k in limits if k in str(exc)), None)
+                if key is None or current[key] >= sub.size:
+                    raise RuntimeError(f"sep.extract failed: {exc}; try a higher n_sigma or larger minarea") \
+                        from exc
+                current[key] = min(10 * current[key], sub.size)
+                logger.info("sep.extract: %s; retrying with a limit of %d", key, current[key])
+                limits[key][1](current[key])
+    finally:
+        for key, (_, set_limit) in limits.items():
+            set_limit(defaults[key])

@@ -121,6 +121,11 @@ class DetectorConfig:
         training ``tile_size``). Larger tiles waste less time on overlaps; the
         detector is convolutional, and the proposal budgets scale with the
         tile area.
+    inference_roi_sampling : int or None
+        Sampling points per bin and axis of the RoIAlign pooling in
+        `~astrofmx.detection.detect_sources` (None: the training value, 2).
+        Source boxes span a few feature-map pixels, so one point per bin
+        pools nearly the same features at a quarter of the cost.
     beam_range : tuple of float or None
         ``(min, max)`` FWHM in image pixels of the beams/PSFs the detector
         was trained on (the geometric mean of the major and minor axes).
@@ -175,6 +180,7 @@ class DetectorConfig:
     rpn_score_thresh: float = 0.0
     min_snr: float = None
     inference_tile_size: int = None
+    inference_roi_sampling: int = None
     beam_range: tuple = (2.5, 6.0)
     score_calibration: tuple = None
     score_threshold: float = None
@@ -217,8 +223,9 @@ class DetectorConfig:
         if self.min_snr is not None and (isinstance(self.min_snr, bool) or not isinstance(self.min_snr, (int, float))
                                          or not self.min_snr >= 0):
             raise ValueError(f"min_snr must be a non-negative number of sigma or None, got {self.min_snr!r}")
-        if self.inference_tile_size is not None:
-            _check_positive_int("inference_tile_size", self.inference_tile_size)
+        for name in ("inference_tile_size", "inference_roi_sampling"):
+            if getattr(self, name) is not None:
+                _check_positive_int(name, getattr(self, name))
         _check_beam_range(self)
         _check_calibration(self)
         if self.score_threshold is not None:

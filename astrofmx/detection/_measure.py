@@ -17,7 +17,8 @@ __all__ = []
 
 logger = logging.getLogger(__name__)
 
-_BLOCK = 256  # pixels (an inference tile): boxes are grouped by the block that holds their centre
+_BLOCK = 1024  # pixels: boxes are grouped by the block that holds their centre (256 px took 2.3x as long
+#: on 4096^2: photutils SourceCatalog has a fixed cost per call; a block holds ~45 MiB of work arrays)
 
 #: the measured columns copied into the detection catalog (x/y_centroid replace the box centres)
 _COLUMNS = ("x_centroid", "y_centroid", "x_centroid_err", "y_centroid_err", "peak_err", "flux", "flux_err",

@@ -148,11 +148,12 @@ def _fixed_size_transform(config, spec, size_divisible):
                                size_divisible=size_divisible)
 
 
-def _faster_rcnn(config, adapter, *, parts=None, factor=1.0, rpn_score_thresh=0.0):
+def _faster_rcnn(config, adapter, *, parts=None, factor=1.0, rpn_score_thresh=0.0, roi_sampling=None):
     """torchvision's `~torchvision.models.detection.FasterRCNN` with the budgets of ``config``.
 
     ``parts`` (a built FasterRCNN) lends its anchor generator, heads and RoI pooling, so the new model
-    shares every weight; ``factor`` scales the proposal and detection budgets (see `_inference_model`).
+    shares every weight; ``factor`` scales the proposal and detection budgets (see `_inference_model`);
+    ``roi_sampling`` replaces the RoIAlign sampling ratio (a pooling without weights).
     """
     from torchvision.models.detection import FasterRCNN
     from torchvision.models.detection.anchor_utils import AnchorGenerator
@@ -171,6 +172,10 @@ def _faster_rcnn(config, adapter, *, parts=None, factor=1.0, rpn_score_thresh=0.
         layers = dict(rpn_anchor_generator=parts.rpn.anchor_generator, rpn_head=parts.rpn.head,
                       box_roi_pool=parts.roi_heads.box_roi_pool, box_head=parts.roi_heads.box_head,
                       box_predictor=parts.roi_heads.box_predictor)
+
+    if roi_sampling is not None:
+        layers["box_roi_pool"] = MultiScaleRoIAlign(featmap_names=list(_LEVELS), output_size=7,
+                                                    sampling_ratio=int(roi_sampling))
 
     def budget(n):
         return int(math.ceil(n * factor)) if factor > 1 else int(n)
@@ -195,14 +200,16 @@ def _inference_model(detector, tile_size):
     The configured RPN proposal and detection budgets are per training tile; a larger tile holds
     proportionally more sources and must not be starved of proposals, so the budgets scale with the tile
     area (``ceil(n * (tile_size / config.tile_size) ** 2)``, never below the configured ones). RPN proposals
-    below the configuration's ``rpn_score_thresh`` objectness are dropped (training always uses 0).
+    below the configuration's ``rpn_score_thresh`` objectness are dropped (training always uses 0), and the
+    RoIAlign pooling samples ``inference_roi_sampling`` points per bin where the configuration sets it.
     A CNN backbone runs as a batch-norm-folded, channels-last copy (`_fast_pyramid`: same outputs, faster
     on CPU). The model is in eval mode.
     """
     config = detector.config
     factor = max(1.0, (tile_size / config.tile_size) ** 2)
     model = _faster_rcnn(config, _fast_pyramid(detector.model.backbone), parts=detector.model, factor=factor,
-                         rpn_score_thresh=getattr(config, "rpn_score_thresh", 0.0))
+                         rpn_score_thresh=getattr(config, "rpn_score_thresh", 0.0),
+                         roi_sampling=config.inference_roi_sampling)
     model.transform = detector.model.transform
     return model.train(False)
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..utils import progress_bar as _progress_bar
 from ._model import _inference_model
-from ._postprocess import _core_mask, _local_mesh, _measure_peaks, _same_source, _valid_at
+from ._postprocess import _core_mask, _distinct, _local_mesh, _measure_peaks, _same_source, _valid_at
 from ._guard import _check_memory, _clamp_tile, _pad_small, _unpad
 from ._kind import _check_kind, _resolve_kind
 from ._measure import CENTROIDS, _measure_detections
@@ -56,9 +56,16 @@ def _calibrated(raw, calibration):
     return np.interp(raw, pts[:, 0], pts[:, 1]).astype(raw.dtype)
 
 
-def _run_tiles(det, img, fitted, *, tile_size, overlap, batch_size, dev, precision, score_threshold, progress_bar,
-               resample=1.0):
-    """Every tile with a valid pixel through the detector, ``batch_size`` at a time: `_TileDetections`.
+def _tile_model(det, tile_size, resample=1.0):
+    """The inference model (`_inference_model`) of ``tile_size``-pixel tiles resampled by ``resample``."""
+    cfg = det.config
+    return _inference_model(det, _budget_tile(cfg, tile_size, cfg.upscale * resample))
+
+
+def _run_tiles(det, model, img, fitted, *, tile_size, overlap, batch_size, dev, precision, score_threshold,
+               progress_bar, resample=1.0):
+    """Every tile with a valid pixel through ``model`` (`_tile_model` of ``det``), ``batch_size`` at a time:
+    `_TileDetections`.
 
     Each tile is resampled by ``resample`` (the beam factor) on top of the configuration's ``upscale``; the
     boxes come back in image pixels through the exact tile mapping (`_model_to_image`).
@@ -68,7 +75,6 @@ def _run_tiles(det, img, fitted, *, tile_size, overlap, batch_size, dev, precisi
     cfg = det.config
     upscale = cfg.upscale * resample
     scale = _scale(tile_size, upscale)
-    model = _inference_model(det, _budget_tile(cfg, tile_size, upscale))
     found = _TileDetections()
 
     def flush(batch, x):
@@ -189,13 +195,24 @@ def _image_kind(img, kind):
 
 
 def _image_scale(img, beam, beam_range):
-    """``(resample factor, meta)``: the image's beam/PSF in pixels and the factor bringing it into range."""
+    """``(resample factor, meta, pixel beam)``: the image's beam/PSF in pixels (`_PixelBeam` or None) and
+    the factor bringing it into range."""
     pixel_beam = _resolve_beam(beam, img)
     factor = _resample_factor(pixel_beam, beam_range)
     if factor != 1.0:
         logger.info("detect_sources: beam %s (%s) outside the detector's %s px; tiles resampled x%.3g",
                     pixel_beam.describe(), pixel_beam.source, beam_range, factor)
-    return factor, _beam_meta(pixel_beam, factor)
+    return factor, _beam_meta(pixel_beam, factor), pixel_beam
+
+
+#: duplicates are detections measured closer than this fraction of the beam's minor FWHM (`_distinct`)
+_DUPLICATE_BEAMS = 0.3
+#: the duplicate radius in pixels of an image whose beam/PSF is unknown
+_DUPLICATE_PIX = 1.0
+
+
+def _duplicate_radius(pixel_beam):
+    return _DUPLICATE_BEAMS * pixel_beam.minor if pixel_beam is not None else _DUPLICATE_PIX
 
 
 def _detect_image(image, *, model=None, backbone=None, tile_size=None, overlap=None, score_threshold=None,
@@ -210,7 +227,7 @@ def _detect_image(image, *, model=None, backbone=None, tile_size=None, overlap=N
     kind, kind_reason = _image_kind(img, kind)
     det = _resolve_detector(model, backbone, device, kind=kind)
     cfg = det.config
-    resample, scale_meta = _image_scale(img, beam, getattr(cfg, "beam_range", None))
+    resample, scale_meta, pixel_beam = _image_scale(img, beam, getattr(cfg, "beam_range", None))
     if score_threshold is None:
         score_threshold = cfg.score_threshold if cfg.score_threshold is not None else 0.5
     dev = resolve_device(device) if device is not None else det.device
@@ -222,13 +239,15 @@ def _detect_image(image, *, model=None, backbone=None, tile_size=None, overlap=N
     tile_size, overlap = _clamp_tile(tile_size, overlap, work.data.shape, cfg, resample)
     _check_memory(dev, tile_size, cfg.upscale * resample)
     auto = batch_size == "auto"
-    batch_size = _resolve_batch_size(batch_size, det, dev, precision, tile_size, cfg.upscale * resample)
+    det.train(False)
+    model = _tile_model(det, tile_size, resample)  # built once: the batch-size probe and the tiles share it
+    size = int(round(tile_size * cfg.upscale * resample))
+    batch_size = _resolve_batch_size(batch_size, det, model, dev, precision, size)
     batch_size = _check_memory(dev, tile_size, cfg.upscale * resample, batch_size, auto=auto)
 
     fitted = _fit_normalizer(work, cfg.normalizer, resample)
-    det.train(False)
-    found = _run_tiles(det, work, fitted, tile_size=tile_size, overlap=overlap, batch_size=batch_size, dev=dev,
-                       precision=precision, score_threshold=score_threshold, progress_bar=progress_bar,
+    found = _run_tiles(det, model, work, fitted, tile_size=tile_size, overlap=overlap, batch_size=batch_size,
+                       dev=dev, precision=precision, score_threshold=score_threshold, progress_bar=progress_bar,
                        resample=resample)
     boxes, scores, labels = _unpad(*_merge(work, found, nms_threshold), pad, img)
     if pad is not None:
@@ -267,6 +286,12 @@ def _detect_image(image, *, model=None, backbone=None, tile_size=None, overlap=N
     if measure:
         meta["centroid"] = CENTROIDS[kind]
     measured = _measure_detections(img, boxes[keep], mesh, beam, meta.get("centroid")) if measure else None
+    if measured is not None:  # one detection per measured position
+        distinct = _distinct(measured["x_centroid"].value, measured["y_centroid"].value,
+                             _duplicate_radius(pixel_beam))
+        measured = {k: (v if k == "unit" else v[distinct]) for k, v in measured.items()}
+        keep[np.flatnonzero(keep)[~distinct]] = False
+        meta["duplicate_radius_pix"] = round(float(_duplicate_radius(pixel_beam)), 4)
     meta["runtime_s"] = round(time.perf_counter() - t_start, 3)
     logger.info("detect_sources: %d sources in %d tiles (%.1f s)", int(keep.sum()), found.n_run, elapsed)
     return _catalog(det, img, boxes[keep], scores[keep], labels[keep], peaks[keep], peak_snr[keep], meta, measured)

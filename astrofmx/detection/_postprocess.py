@@ -100,6 +100,32 @@ def _same_source(boxes, py, px):
     return keep
 
 
+def _distinct(x, y, radius):
+    """False for a detection whose measured position lies within ``radius`` pixels of a higher-scored one's.
+
+    Rows are sorted by decreasing score. The detector can put two boxes of different shapes on one
+    source (a box around an extended source and one around its core) whose peaks differ by a pixel,
+    so `_same_source` keeps both, yet the measurement puts both at the same position. Two sources
+    closer than half a beam FWHM are not resolved (as in Aegean's and PyBDSF's catalogs), so the
+    higher-scored detection stands for both. Positions that are not finite are left alone.
+    """
+    from scipy.spatial import cKDTree
+
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    keep = np.ones(len(x), dtype=bool)
+    ok = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
+    if len(ok) < 2 or not radius > 0:
+        return keep
+    pairs = cKDTree(np.stack([x[ok], y[ok]], axis=1)).query_pairs(radius, output_type="ndarray")
+    if len(pairs) == 0:
+        return keep
+    pairs = np.sort(ok[pairs], axis=1)  # (higher-scored, lower-scored) row numbers
+    for i, j in pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]:
+        if keep[i]:
+            keep[j] = False
+    return keep
+
+
 def _valid_at(img, iy, ix):
     """True where pixels ``(iy, ix)`` are finite, not blank and not masked (reads only those pixels, band by band)."""
     from ..io import is_blank_value

@@ -6,7 +6,7 @@ import os
 import numpy as np
 
 from ._io import load_detector
-from ._model import FasterRCNNDetector, _inference_model
+from ._model import FasterRCNNDetector
 
 __all__ = []
 
@@ -79,19 +79,12 @@ def _no_detector_message(backbone):
             "model=<saved detector folder>")
 
 
-def _resolve_batch_size(batch_size, det, dev, precision, tile_size, upscale=None):
-    """An int, or 'auto': 8 tiles on a CPU, as many as fit in the free memory of a GPU.
-
-    ``upscale`` is the tile resampling factor (default the configuration's; with beam resampling, that times
-    the beam factor).
-    """
+def _resolve_batch_size(batch_size, det, model, dev, precision, size):
+    """An int, or 'auto': 8 tiles on a CPU, as many ``size``-pixel model inputs as fit in the free memory
+    of a GPU (probed with ``model``, the inference model `_run_tiles` will run)."""
     import torch
 
     from ..utils import resolve_batch_size
-
-    upscale = det.config.upscale if upscale is None else upscale
-    size = int(round(tile_size * upscale))
-    model = _inference_model(det, _budget_tile(det.config, tile_size, upscale))
 
     def probe(n):
         with torch.inference_mode(), det.autocast(precision, dev):

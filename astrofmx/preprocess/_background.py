@@ -130,9 +130,10 @@ class BackgroundMesh:
     @staticmethod
     def _blend(grid, ys, xs, outer):
         (y0, y1, wy), (x0, x1, wx) = ys, xs
-        if outer:
-            wy, wx = wy[:, None], wx[None, :]
-            y0, y1, x0, x1 = y0[:, None], y1[:, None], x0[None, :], x1[None, :]
+        if outer:  # separable: along x on the grid's rows, then along y (2 row gathers instead of 4)
+            rows = ((1 - wx) * grid[:, x0] + wx * grid[:, x1]).astype(np.float32)
+            wy = wy.astype(np.float32)[:, None]
+            return rows[y0] * (1 - wy) + rows[y1] * wy
         out = (1 - wy) * ((1 - wx) * grid[y0, x0] + wx * grid[y0, x1]) + wy * ((1 - wx) * grid[y1, x0]
                                                                              + wx * grid[y1, x1])
         return np.asarray(out, dtype=np.float32)

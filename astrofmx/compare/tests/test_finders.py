@@ -212,6 +212,27 @@ def test_sep_reproduces_sextractor_on_its_test_image(shared_data):
     assert mp["completeness"] >= 0.85 and mp["purity"] >= 0.85, mp
 
 
+def test_sep_grows_its_pixel_stack_on_a_crowded_field(rng):
+    """A field whose pixels above the threshold overflow sep's stack is extracted anyway; the stack is set back.
+
+    The stack is lowered to 100 pixels here so that a small crowded field overflows it (the real default,
+    300,000, overflows on the 2MASS galactic-centre mosaic).
+    """
+    sep = pytest.importorskip("sep")
+    image, truth = _field(rng, n=200, size=256, sigma=2.5, nan_corner=False)
+    default = sep.get_extract_pixstack()
+    sep.set_extract_pixstack(100)
+    try:
+        with pytest.raises(Exception, match="pixel buffer full"):  # sep itself, at this stack
+            sep.extract(np.ascontiguousarray(image, dtype=np.float64), 5.0, err=1.0)
+        cat = find_sources_sep(image, n_sigma=5, background_box=64)
+        assert sep.get_extract_pixstack() == 100
+    finally:
+        sep.set_extract_pixstack(default)
+    m = match_metrics(cat, truth, 2 * u.pix)
+    assert len(truth) > 60 and m["completeness"] > 0.9 and m["purity"] > 0.9, m
+
+
 @pytest.mark.skipif(not HAS_BDSF, reason="PyBDSF (optional, pip install bdsf) is not installed")
 def test_pybdsf_on_its_own_test_image(shared_data):
     path = shared_data / (PYBDSF + "ch0_I.fits")

@@ -78,6 +78,11 @@ def test_default_on_bundled_parkes_image(bundled_radio_image):
     assert len(ref) == 51
     assert m["n_matched"] >= MIN_MATCHED_PARKES, m
     assert m["purity"] > 0.7, m
+    # one detection per source: before the measured-position check, five pairs of boxes on this map (a box
+    # around an extended source and one around its core) were measured within 0.7 px of each other
+    x, y = np.asarray(cat["x_centroid"].value), np.asarray(cat["y_centroid"].value)
+    gap = np.hypot(x[:, None] - x[None], y[:, None] - y[None]) + np.diag(np.full(len(x), np.inf))
+    assert gap.min() > cat.meta["duplicate_radius_pix"] > 1.0, (gap.min(), cat.meta["duplicate_radius_pix"])
 
 
 def test_backbone_without_model_still_explains(tmp_path, monkeypatch):

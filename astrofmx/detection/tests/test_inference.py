@@ -258,3 +258,18 @@ def test_boxes_sharing_a_peak_are_one_source(rng):
     assert (py[0], px[0]) == (py[1], px[1]) == (20, 20) and (py[2], px[2]) == (44, 40)
     assert snr[0] > 100 and snr[3] < 5
     assert _same_source(boxes, py, px).tolist() == [True, False, True, True]
+
+
+def test_distinct_keeps_the_best_scored_of_each_measured_position():
+    """Rows by decreasing score: a repeat within the radius goes, a chain is broken at the kept rows,
+    neighbours beyond it and rows without a position stay."""
+    from astrofmx.detection._postprocess import _distinct
+
+    x = np.array([10.0, 10.4, 10.9, 30.0, 31.5, np.nan, 50.0])
+    y = np.array([10.0, 10.0, 10.0, 30.0, 30.0, np.nan, 50.0])
+    # 1 repeats 0; 2 lies 0.5 px from the dropped 1 but 0.9 px from 0, so it goes too; 4 is 1.5 px from 3
+    assert _distinct(x, y, 1.0).tolist() == [True, False, False, True, True, True, True]
+    assert _distinct(x, y, 0.45).tolist() == [True, False, True, True, True, True, True]
+    assert _distinct(x, y, 2.0).tolist() == [True, False, False, True, False, True, True]
+    assert _distinct(x[:1], y[:1], 1.0).tolist() == [True]
+    assert _distinct(x, y, 0.0).all()

@@ -121,8 +121,9 @@ def test_file_path_memmap_dask_and_array_give_the_same_catalog(tmp_path):
 def test_single_large_image_is_processed_in_bounded_memory(tmp_path, monkeypatch):
     """A memory-mapped image is read tile by tile: a few tiles live, Python memory far below the image size.
 
-    The sampling limits are lowered so that a 2048^2 image behaves like a 16k^2 one (above the limit the
-    normalization statistics come from a sample; below it from every pixel, a fixed 64 MiB at most).
+    The sampling limits and the measurement block are lowered so that a 2048^2 image behaves like a 16k^2
+    one (above the limit the normalization statistics come from a sample; below it from every pixel, a fixed
+    64 MiB at most; detections are measured in blocks of 1024 px, ~45 MiB of work arrays, 256 px here).
     """
     import gc
     import tracemalloc
@@ -134,6 +135,9 @@ def test_single_large_image_is_processed_in_bounded_memory(tmp_path, monkeypatch
     monkeypatch.setattr(_sampling, "_EXACT_PIXELS", 256 * 256)
     monkeypatch.setattr(_sampling, "_SAMPLE_PIXELS", 2**16)
     monkeypatch.setattr(_sampling, "_STRIP_BYTES", 2**20)
+    from astrofmx.detection import _measure
+
+    monkeypatch.setattr(_measure, "_BLOCK", 256)
     field = simulated_field((2048, 2048), seed=5, n_sources=1500)
     path = tmp_path / "big.fits"
     field.write(path)
