@@ -81,7 +81,12 @@ def detect_sources(image, *, model=None, backbone=None, tile_size=None, overlap=
         catalog's detection threshold. None (default) takes the detector
         configuration's ``min_snr`` (5 for the embedded default detector,
         whose training targets are sources of peak S/N >= 5; none for a
-        detector you train); 0 keeps every detection.
+        detector you train); 0 keeps every detection. On optical/IR images
+        (``kind``), whose catalogs detect on surface brightness over an area
+        as SExtractor does, a detection below it is also kept when its
+        isophotal flux S/N (``flux / flux_err``) reaches 1.6 times it, so
+        that an extended galaxy of low peak S/N is not lost (the threshold
+        used is ``meta['min_flux_snr']``).
     nms_threshold : float, optional
         IoU above which the lower-scored of two overlapping boxes is removed.
     batch_size : int or 'auto', optional
