@@ -69,7 +69,7 @@ def check_exists(paths, overwrite):
 
 
 def _check_writable_folder(folder, output, *, create):
-    existing = folder
+    existing = os.path.abspath(folder)  # a relative name ('out') has no parent to walk up to otherwise
     while create and not os.path.exists(existing) and os.path.dirname(existing) != existing:
         existing = os.path.dirname(existing)
     if not os.path.isdir(existing):

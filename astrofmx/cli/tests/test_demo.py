@@ -1,6 +1,7 @@
 """``astrofmx demo`` and ``astrofmx preview``."""
 
 import re
+from pathlib import Path
 
 import numpy as np
 from astropy.table import QTable
@@ -9,9 +10,11 @@ from astrofmx.cli import main
 from astrofmx.io import read_catalog
 
 
-def test_demo_writes_everything_and_refuses_to_overwrite(tmp_path, capsys):
-    out = tmp_path / "demo"
-    assert main(["--quiet", "demo", "--output-dir", str(out)]) == 0
+def test_demo_writes_everything_and_refuses_to_overwrite(tmp_path, capsys, monkeypatch):
+    # as the README runs it: from a fresh folder, into the default, relative ./astrofmx-demo
+    monkeypatch.chdir(tmp_path)
+    out = Path("astrofmx-demo")
+    assert main(["--quiet", "demo"]) == 0
     printed = capsys.readouterr().out
     for name in ("preview.png", "tiles.ecsv", "catalog.ecsv", "catalog.reg", "overlay.png", "scores.ecsv"):
         assert (out / name).stat().st_size > 0, name
