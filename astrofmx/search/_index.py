@@ -219,7 +219,9 @@ class SourceIndex:
             Force an exact scan (True) or the HNSW graph (False); default
             exact up to ``exact_limit`` sources.
         ef : int, optional
-            HNSW search breadth (default 64; larger is slower and more exact).
+            HNSW search breadth (default 64 up to 100,000 sources, 4x more
+            per decade above: 256 at a million; larger is slower and more
+            exact).
 
         Returns
         -------
