@@ -223,7 +223,7 @@ _FLUX_SNR_PER_PEAK_SNR = {"optical": 1.6}
 _MEASURED_FROM_SNR = 3.0
 
 
-def _select_measured(keep, peak_snr, measured, min_snr, flux_snr, radius, meta):
+def _select_measured(keep, peak_snr, measured, min_snr, flux_snr, radius):
     """The measured rows of the significant and distinct detections; ``keep`` (all detections) updated.
 
     Significant: by peak S/N, or by flux S/N where ``flux_snr`` is set (`_FLUX_SNR_PER_PEAK_SNR`);
@@ -234,11 +234,9 @@ def _select_measured(keep, peak_snr, measured, min_snr, flux_snr, radius, meta):
     significant = np.ones(int(keep.sum()), dtype=bool)
     if flux_snr:
         significant = _significant(peak_snr[keep], measured, min_snr, flux_snr * min_snr)
-        meta["min_flux_snr"] = float(flux_snr * min_snr)
     x, y = (np.where(significant, measured[k].value, np.nan) for k in ("x_centroid", "y_centroid"))
     chosen = significant & _distinct(x, y, radius)
     keep[np.flatnonzero(keep)[~chosen]] = False
-    meta["duplicate_radius_pix"] = round(float(radius), 4)
     return {k: (v if k == "unit" else v[chosen]) for k, v in measured.items()}
 
 
@@ -325,11 +323,13 @@ def _detect_image(image, *, model=None, backbone=None, tile_size=None, overlap=N
         meta["image"] = os.path.basename(os.fspath(image))
     if measure:
         meta["centroid"] = CENTROIDS[kind]
+        meta["duplicate_radius_pix"] = round(float(_duplicate_radius(pixel_beam)), 4)
+    if flux_snr:
+        meta["min_flux_snr"] = float(flux_snr * min_snr)
     measured = None
     if measure:
         measured = _measure_detections(img, boxes[keep], mesh, beam, meta.get("centroid"))
-        measured = _select_measured(keep, peak_snr, measured, min_snr, flux_snr, _duplicate_radius(pixel_beam),
-                                    meta)
+        measured = _select_measured(keep, peak_snr, measured, min_snr, flux_snr, _duplicate_radius(pixel_beam))
     meta["runtime_s"] = round(time.perf_counter() - t_start, 3)
     logger.info("detect_sources: %d sources in %d tiles (%.1f s)", int(keep.sum()), found.n_run, elapsed)
     return _catalog(det, img, boxes[keep], scores[keep], labels[keep], peaks[keep], peak_snr[keep], meta, measured)
