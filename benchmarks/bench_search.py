@@ -281,7 +281,8 @@ def bench_anomalies(args):
         for i, (image, catalog) in enumerate(zip(images, catalogs)):
             if index is None:
                 index = build_index(image, output=Path(tmp) / "sim", catalog=catalog, backbone=model, cutout_size=64,
-                                    normalizer="radio", progress_bar=False, ids=[f"field{i}"])
+                                    normalizer="radio", progress_bar=False, ids=[f"field{i}"],
+                                    rotation_invariant=args.rotation_invariant)
             else:
                 index.add(image, catalog=catalog, backbone=model, ids=[f"field{i}"], progress_bar=False)
         print(f"[anomalies] indexed {len(index)} sources in {time.perf_counter() - t0:.0f} s", flush=True)
@@ -307,6 +308,8 @@ def bench_anomalies(args):
         rows.append(["iforest + feedback (next 1%, unlabelled)", nc, int(ranked_set.sum()), int(flags.sum()),
                      len(unseen), int(round(hit * len(unseen))), f"{hit / base:.1f}x"])
     state = "its shipped/cached weights" if args.pretrained else "random init"
+    if args.rotation_invariant:
+        state += ", embeddings averaged over the 8 flips and rotations"
     _table(f"anomalies: injected rings / giant doubles in the top 1% of outliers() ({args.backbone} {state}, "
            "64-px cutouts at the true positions)",
            ["method", "PCA dims", "sources ranked", "injected", "top 1%", "injected in top", "enrichment vs random"],
@@ -332,6 +335,8 @@ def main(argv=None):
     p.add_argument("--backbone", default="resnet18", help="random-init backbone (mirabest, anomalies)")
     p.add_argument("--pretrained", action="store_true",
                    help="anomalies: the backbone with its own weights (e.g. --backbone astrofmx-radio)")
+    p.add_argument("--rotation-invariant", action="store_true",
+                   help="anomalies: embed each cutout as the mean of its 8 flips and rotations")
     p.add_argument("--mirabest-n", type=int, default=0, help="use the first N MiraBest images (0: all)")
     p.add_argument("--fields", type=int, default=8)
     p.add_argument("--field-size", type=int, default=512, help="pixels on a side of each simulated field")

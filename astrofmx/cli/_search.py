@@ -35,6 +35,8 @@ def add_parser(sub, parents):
     _backbone_args(p)
     p.add_argument("--cutout-size", type=positive_int, default=64, help="cutout side in pixels (default 64)")
     p.add_argument("--normalizer", help="normalization preset, e.g. radio or optical")
+    p.add_argument("--rotation-invariant", action="store_true",
+                   help="embed each cutout as the mean of its 8 flips and rotations (8x the embedding time)")
     p.add_argument("--parallel", type=parallel_arg, default=False, help="Dask worker processes")
     add_output_flags(p)
     p.set_defaults(func=run_index)
@@ -99,7 +101,8 @@ def run_index(args):
     weights = args.weights or "pretrained"
     index = build_index(images, output=args.output, catalog=catalog, backbone=_model(args.backbone or "msn", weights),
                         weights=weights, cutout_size=args.cutout_size, normalizer=args.normalizer,
-                        parallel=args.parallel, progress_bar=not args.quiet, overwrite=args.overwrite)
+                        parallel=args.parallel, progress_bar=not args.quiet, overwrite=args.overwrite,
+                        rotation_invariant=args.rotation_invariant)
     print(f"indexed {len(index)} sources from {len(images)} images ({index.backbone}, {index.dim} dimensions) "
           f"in {args.output}")
 

@@ -114,13 +114,37 @@ def _dtype(dim, thumb_size):
 
 
 def embed_cutouts(cutouts, model, options):
-    """Unit-normalized float32 embeddings of cutouts (or images)."""
+    """Unit-normalized float32 embeddings of cutouts (or images).
+
+    With ``options['orientations'] == 8`` each embedding is the mean over the 8 flips and 90-degree
+    rotations of its cutout (masked pixels as NaN), so that a source's vector does not depend on its
+    orientation on the sky (`build_index`'s ``rotation_invariant``).
+    """
     from ..backbones import embed
 
-    vectors = embed(cutouts, backbone=model, normalizer=options.get("normalizer"),
-                    batch_size=options.get("batch_size", "auto"), precision=options.get("precision", "auto"),
-                    progress_bar=False)
-    return normalize(vectors)
+    def run(items):
+        return embed(items, backbone=model, normalizer=options.get("normalizer"),
+                     batch_size=options.get("batch_size", "auto"), precision=options.get("precision", "auto"),
+                     progress_bar=False)
+
+    if options.get("orientations", 1) == 1:
+        return normalize(run(cutouts))
+    arrays = [_masked_array(c) for c in cutouts]
+    total = None
+    for flip in (False, True):
+        for turns in range(4):
+            vectors = normalize(run([np.rot90(a[:, ::-1] if flip else a, turns).copy() for a in arrays]))
+            total = vectors if total is None else total + vectors
+    return normalize(total)
+
+
+def _masked_array(cutout):
+    """The float32 pixels of a cutout (NDData, Cutout2D or array), masked pixels set to NaN."""
+    data = np.array(getattr(cutout, "data", cutout), dtype=np.float32)
+    mask = getattr(cutout, "mask", None)
+    if mask is not None:
+        data[np.asarray(mask, dtype=bool)] = np.nan
+    return data
 
 
 def normalize(vectors):
@@ -199,7 +223,7 @@ def run_inputs(path, meta, inputs, *, model, catalog, ids, parallel, progress_ba
             if seen[name] > 1:
                 ids[i] = f"{name}-{seen[name]}"
     options = dict(cutout_size=meta["cutout_size"], thumb_size=meta["thumb_size"], dim=meta["dim"],
-                   normalizer=meta["normalizer"], hdu=hdu, detect_options=detect_options, batch_size=batch_size,
+                   normalizer=meta["normalizer"], orientations=meta.get("orientations", 1), hdu=hdu, detect_options=detect_options, batch_size=batch_size,
                    precision=precision)
     result = run_batch(_index_one, items, output_dir=Path(path) / _BATCH_DIR, parallel=parallel,
                        output_format="npy", combine=False, progress_bar=progress_bar, name=_catalog_key(catalog),

@@ -43,6 +43,7 @@ def query_vector(index, query, backbone):
                          f"{data.shape}; cut one with astrofmx.preprocess.make_cutouts(image, position, {size})")
     model = index.check_backbone(backbone)
     vector = embed_cutouts([data.astype(np.float32)], model, dict(normalizer=index.meta["normalizer"],
+                                                                  orientations=index.meta.get("orientations", 1),
                                                                   precision="fp32"))[0]
     return vector, None, _thumb(data, index.meta["thumb_size"])
 

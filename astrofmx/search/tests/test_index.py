@@ -167,3 +167,28 @@ def test_default_search_breadth_grows_with_the_graph(tmp_path):
     assert graph.ef == 64 and rows[:, 0].tolist() == [0, 1, 2]
     graph_search(graph, vectors[:1], 100)  # never narrower than k
     assert graph.ef == 100
+
+
+def test_rotation_invariant_index(tmp_path, vit):
+    """Averaged over the 8 flips and rotations, a source and its rotated copy get one vector; by default not."""
+    rng = np.random.default_rng(7)
+    yy, xx = np.mgrid[:32, :32]
+    # an asymmetric source: a core and one lobe to its upper right
+    stamp = (np.exp(-((xx - 15.5) ** 2 + (yy - 15.5) ** 2) / 4.0)
+             + 0.6 * np.exp(-((xx - 24) ** 2 + (yy - 9) ** 2) / 6.0)
+             + 0.02 * rng.normal(size=(32, 32))).astype(np.float32)
+    turned = np.rot90(stamp).copy()
+    stamps = [stamp, turned, np.fliplr(stamp).copy()] + gaussian_stamps(5, size=32, seed=8)
+    plain = build_index(stamps, output=tmp_path / "plain", catalog="center", backbone=vit, **OPTIONS)
+    inv = build_index(stamps, output=tmp_path / "inv", catalog="center", backbone=vit, rotation_invariant=True,
+                      **OPTIONS)
+    assert plain.meta["orientations"] == 1 and load_index(tmp_path / "inv").meta["orientations"] == 8
+    v = np.asarray(inv.vectors)
+    np.testing.assert_allclose(v[1], v[0], atol=1e-5)
+    np.testing.assert_allclose(v[2], v[0], atol=1e-5)
+    p = np.asarray(plain.vectors)
+    assert 1 - float(p[0] @ p[1]) > 1e-3  # the plain vectors do depend on the orientation
+    # a query image is embedded as the index was: the rotated source is at distance 0 from the original
+    hits = load_index(tmp_path / "inv").similar(np.rot90(stamp, 2).copy(), k=3, backbone=vit)
+    assert set(np.asarray(hits["row"])[:3].tolist()) == {0, 1, 2}
+    assert float(np.max(hits["distance"][:3])) < 1e-4
