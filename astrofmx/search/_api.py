@@ -86,6 +86,8 @@ def build_index(inputs, *, output, catalog=None, backbone="msn", weights="pretra
         If ``output`` exists and ``overwrite`` is False.
     ValueError
         No inputs, or an ``output`` that exists and is not an index.
+    TypeError
+        If ``rotation_invariant`` is not a bool.
 
     Examples
     --------
@@ -102,6 +104,8 @@ def build_index(inputs, *, output, catalog=None, backbone="msn", weights="pretra
     >>> len(index), index.dim
     (3, 32)
     """
+    if not isinstance(rotation_invariant, bool):
+        raise TypeError(f"rotation_invariant must be True or False, got {rotation_invariant!r}")
     model, identity = resolve_backbone(backbone, weights)
     output = _prepare(output, overwrite)
     meta = dict(format=_store.FORMAT, version=_store.VERSION, n=0, cutout_size=int(cutout_size),

@@ -192,3 +192,7 @@ def test_rotation_invariant_index(tmp_path, vit):
     hits = load_index(tmp_path / "inv").similar(np.rot90(stamp, 2).copy(), k=3, backbone=vit)
     assert set(np.asarray(hits["row"])[:3].tolist()) == {0, 1, 2}
     assert float(np.max(hits["distance"][:3])) < 1e-4
+    with pytest.raises(TypeError, match="rotation_invariant must be True or False, got 'yes'"):
+        build_index(stamps, output=tmp_path / "bad", catalog="center", backbone=vit, rotation_invariant="yes",
+                    **OPTIONS)
+    assert not (tmp_path / "bad").exists()
