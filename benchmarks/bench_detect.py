@@ -8,7 +8,8 @@ default detector (or ``--backbone`` for an untrained Faster R-CNN of that backbo
 - the raw forward: the same model inputs, made beforehand, through the same inference model in the same
   batches, precision and threads;
 - the ratio raw / detect (1.0: the library adds nothing to the model; target >= 0.85), with the next
-  batch of tiles prepared in a thread while the model runs (the default) and serially;
+  batch of tiles prepared in a thread while the model runs and serially, and as the default picks (serially
+  on a CPU whose every core runs torch's threads, else prefetched);
 - each step of the pipeline timed on its own (the private steps `detect_sources` runs, in its order).
 
 Runs alternate and the best of ``--repeats`` counts (the machine may be shared: compare the ratio). The CPU
@@ -121,32 +122,35 @@ def main(argv=None):
         laps, inputs, model = steps(path, det, args.batch_size, precision, threshold)
         from astrofmx.detection import _pipeline
 
-        detect_s, serial_s, raw_s, cpu = [], [], [], {"detect": [], "serial": [], "raw": []}
+        modes = (("auto", "default: " + ("prefetched" if _pipeline._use_prefetch(torch.device("cpu")) else "serial")
+                  + " here"), (True, "prefetched"), (False, "serial"))
+        wall, cpu = {m: [] for m, _ in modes}, {m: [] for m, _ in modes}
+        raw_s, cpu_raw = [], []
         for _ in range(args.repeats):
-            for flag, times, key in ((True, detect_s, "detect"), (False, serial_s, "serial")):
+            for flag, _ in modes:
                 _pipeline._PREFETCH = flag
                 t, c = time.perf_counter(), time.process_time()
                 cat = detect_sources(path, model=det, batch_size=args.batch_size, precision=precision,
                                      progress_bar=False)
-                times.append(time.perf_counter() - t)
-                cpu[key].append(time.process_time() - c)
-            _pipeline._PREFETCH = True
+                wall[flag].append(time.perf_counter() - t)
+                cpu[flag].append(time.process_time() - c)
+            _pipeline._PREFETCH = "auto"
             t, c = time.perf_counter(), time.process_time()
             with torch.inference_mode(), det.autocast(precision, "cpu"):
                 for x in inputs:
                     model(list(x))
             raw_s.append(time.perf_counter() - t)
-            cpu["raw"].append(time.process_time() - c)
+            cpu_raw.append(time.process_time() - c)
     n_tiles = sum(len(x) for x in inputs)
-    best_detect, best_raw = min(detect_s), min(raw_s)
+    best_raw = min(raw_s)
     print(f"# detect_sources on a {size} x {size} simulated field ({n_tiles} tiles, batch {args.batch_size}, "
           f"{precision}, {args.threads} threads, {det.config.backbone} {'default detector' if args.backbone is None else 'untrained'}"
           f"), {len(cat)} sources; best of {args.repeats}, alternating; the machine may be shared")
     print("| tiles | detect_sources s | raw forward s | raw/detect | Mpix/s | CPU s detect | CPU s raw | CPU raw/detect |")
     print("|---|---|---|---|---|---|---|---|")
-    raw_cpu = min(cpu["raw"])
-    for label, best, key in (("prefetched (default)", best_detect, "detect"), ("serial", min(serial_s), "serial")):
-        c = min(cpu[key])
+    raw_cpu = min(cpu_raw)
+    for flag, label in modes:
+        best, c = min(wall[flag]), min(cpu[flag])
         print(f"| {label} | {best:.2f} | {best_raw:.2f} | {best_raw / best:.2f} | {size * size / 1e6 / best:.2f} | "
               f"{c:.2f} | {raw_cpu:.2f} | {raw_cpu / c:.2f} |")
     print("\n| step (run one by one) | s |")

@@ -183,7 +183,9 @@ def _resolve_workers(num_workers, items, device):
     if num_workers == "auto":
         if not isinstance(items, list) or all(_is_tensor(it) for it in items[:64]):
             return 0
-        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        from ..utils import available_cores
+
+        cpus = available_cores()
         # on CPU the forward pass needs the cores itself; on a GPU, preprocessing is the bottleneck
         return min(8, cpus - 1) if device.type != "cpu" else (min(4, cpus // 4) if cpus >= 8 else 0)
     if isinstance(num_workers, bool) or not isinstance(num_workers, (int, np.integer)) or num_workers < 0:

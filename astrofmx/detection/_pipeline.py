@@ -90,7 +90,7 @@ def _run_tiles(det, model, img, fitted, *, tile_size, overlap, batch_size, dev, 
     bar = _progress_bar(total=_n_windows(img.data.shape, tile_size, overlap), desc="detect_sources", unit="tile",
                         enabled=progress_bar)
     with bar:
-        for batch, x, n_windows in (_prefetch(batches) if _PREFETCH else batches):
+        for batch, x, n_windows in (_prefetch(batches) if _use_prefetch(dev) else batches):
             if batch:
                 flush(batch, x)
             bar.update(n_windows)
@@ -99,8 +99,26 @@ def _run_tiles(det, model, img, fitted, *, tile_size, overlap, batch_size, dev, 
     return found
 
 
-#: prepare the next batch of tiles (read, normalize, resample) in a thread while the detector runs
-_PREFETCH = True
+#: prepare the next batch of tiles (read, normalize, resample) in a thread while the detector runs: True,
+#: False, or 'auto' (`_use_prefetch`)
+_PREFETCH = "auto"
+
+
+def _use_prefetch(dev):
+    """Whether tiles are prepared in a thread: always where ``_PREFETCH`` says so; for 'auto', on a GPU (the
+    CPU is free while it runs) or where torch leaves a CPU core idle.
+
+    On a CPU whose every core runs torch's threads the thread only competes with them: measured on 2 cores
+    (2 threads, 4096 x 4096, 196 tiles), the whole detection took 17.7-18.9 s serially against 19.1-19.4 s
+    with the thread.
+    """
+    if _PREFETCH != "auto":
+        return bool(_PREFETCH)
+    import torch
+
+    from ..utils import available_cores
+
+    return dev.type != "cpu" or torch.get_num_threads() < available_cores()
 
 
 def _tile_batches(img, fitted, tile_size, overlap, batch_size, upscale, antialias, centres):

@@ -58,6 +58,7 @@ def _no_detector_message(backbone):
     needs (frozen backbone, heads from cached features) and how long that takes."""
     from ._config import DetectorConfig, TrainingOptions
     from ._tiles import _n_windows
+    from ..utils import available_cores
     from ._estimate import _duration, _frozen_training_seconds
 
     cfg, opts = DetectorConfig(), TrainingOptions()
@@ -65,7 +66,7 @@ def _no_detector_message(backbone):
     n_tiles = _HINT_FIELDS * per_field
     args = dict(input_size=cfg.input_size, n_variants=8)
     gpu = _frozen_training_seconds(backbone, n_tiles, _HINT_EPOCHS, device="gpu", **args)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = available_cores()
     cpu = _frozen_training_seconds(backbone, n_tiles, _HINT_EPOCHS, device="cpu", cores=cores, **args)
     name = backbone.replace(":", "_").replace("/", "_")
     return (f"no trained detector is available for backbone {backbone!r}. Train one on simulated fields (frozen "

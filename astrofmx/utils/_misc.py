@@ -7,7 +7,26 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["get_meta", "get_cache_dir", "check_overwrite", "atomic_write"]
+__all__ = ["get_meta", "get_cache_dir", "check_overwrite", "atomic_write", "available_cores"]
+
+
+def available_cores():
+    """The number of CPU cores this process may run on (its affinity mask where the OS has one).
+
+    Returns
+    -------
+    n : int
+        At least 1.
+
+    Examples
+    --------
+    >>> from astrofmx.utils import available_cores
+    >>> available_cores() >= 1
+    True
+    """
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
 
 
 def get_meta():

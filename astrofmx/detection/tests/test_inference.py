@@ -57,11 +57,14 @@ def test_positions_and_fluxes_are_measured_on_the_pixels(tiled, heldout_field):
     box_y = 0.5 * (bright["bbox_ymin"].value + bright["bbox_ymax"].value)[i]
     boxed = np.hypot(box_x - tx, box_y - ty)
     assert np.median(measured) < 0.5 and np.median(measured) < np.median(boxed)
-    assert bright["flux"].unit == u.Jy and np.all(bright["flux_err"].value > 0)
+    # every bright detection of a true source has a flux (a box whose brightest pixel is a neighbour's, at its
+    # edge, and whose core holds nothing above the threshold has none: its own footprint is empty)
+    assert bright["flux"].unit == u.Jy and np.all(bright["flux_err"].value[i] > 0)
     point = np.asarray(truth["morphology"][j]) == "compact"
     ratio = bright["flux"].to_value(u.Jy)[i][point] / truth["flux"].to_value(u.Jy)[j][point]
     assert point.sum() >= 5 and 0.85 < np.median(ratio) < 1.15
-    assert np.all(np.isfinite(bright["x_centroid_err"].value)) and np.all(bright["x_centroid_err"].value > 0)
+    err = bright["x_centroid_err"].value[i]
+    assert np.all(np.isfinite(err)) and np.all(err > 0)
 
 
 def test_the_kind_of_image_picks_the_centroid(trained_detector, heldout_field):
@@ -77,11 +80,19 @@ def test_the_kind_of_image_picks_the_centroid(trained_detector, heldout_field):
             boxes = np.stack([cat[f"bbox_{k}"].value for k in ("xmin", "ymin", "xmax", "ymax")], axis=1)
             quad = cat
     moment = cat
-    assert np.array_equal(moment["bbox_xmin"], quad["bbox_xmin"])  # the same boxes, measured two ways
-    assert np.any(np.abs(moment["x_centroid"] - quad["x_centroid"]).value > 1e-3)
-    direct = measure_sources(image, boxes, centroid="moment")  # its own global background: close, not equal
-    diff = np.abs(moment["x_centroid"].value - direct["x_centroid"].value)
-    assert np.isfinite(diff).sum() >= len(diff) // 2 and np.nanmedian(diff) < 0.05
+    # the same boxes, measured two ways; but for the few that one centroid puts within the duplicate radius of
+    # a better-scored detection and the other does not (`_distinct`)
+    key = {k: [tuple(r) for r in np.round(np.stack([c[f"bbox_{a}"].value for a in ("xmin", "ymin")], 1), 4)]
+           for k, c in (("quad", quad), ("moment", moment))}
+    common = set(key["quad"]) & set(key["moment"])
+    assert len(common) >= 0.95 * max(len(quad), len(moment))
+    iq = [i for i, b in enumerate(key["quad"]) if b in common]
+    im = [i for i, b in enumerate(key["moment"]) if b in common]
+    assert np.any(np.abs(moment["x_centroid"][im] - quad["x_centroid"][iq]).value > 1e-3)
+    direct = measure_sources(image, boxes[iq], centroid="moment")  # its own global background: close, not equal
+    diff = np.abs(moment["x_centroid"][im].value - direct["x_centroid"].value)
+    # boxes of noise (scores >= 0.3 of a briefly trained detector) have no footprint, so no barycentre
+    assert np.isfinite(diff).sum() >= 10 and np.nanmedian(diff) < 0.05
 
 
 def test_tiled_and_untiled_inference_agree(tiled, untiled):
@@ -233,7 +244,18 @@ def test_peak_snr_measures_the_sources_and_min_snr_cuts_the_catalog(untiled, tra
     cut = detect_sources(image, model=trained_detector, tile_size=160, score_threshold=0.3, min_snr=30, **QUIET)
     assert 0 < len(cut) < len(untiled) and np.all(cut["peak_snr"] >= 30)
     assert cut.meta["min_snr"] == 30
-    assert len(cut) == int(np.sum(untiled["peak_snr"] >= 30))
+    # every source of S/N >= 30 of the full catalog, and no other but one that the full catalog dropped as a
+    # repeat (`_distinct`) of a better-scored detection of lower S/N, which the cut removed first
+    above = untiled[untiled["peak_snr"] >= 30]
+    kept = {tuple(np.round([r["bbox_xmin"].value, r["bbox_ymin"].value], 4)) for r in cut}
+    assert all(tuple(np.round([r["bbox_xmin"].value, r["bbox_ymin"].value], 4)) in kept for r in above)
+    extra = cut[[tuple(np.round([r["bbox_xmin"].value, r["bbox_ymin"].value], 4)) not in
+                 {tuple(np.round([a["bbox_xmin"].value, a["bbox_ymin"].value], 4)) for a in above} for r in cut]]
+    radius = untiled.meta["duplicate_radius_pix"]
+    for r in extra:
+        near = np.hypot(untiled["x_centroid"].value - r["x_centroid"].value,
+                        untiled["y_centroid"].value - r["y_centroid"].value) <= radius
+        assert np.any(near & (untiled["score"] > r["score"]) & (untiled["peak_snr"] < 30))
 
 
 def test_boxes_sharing_a_peak_are_one_source(rng):
