@@ -5,25 +5,27 @@ Both read the image a strip of rows at a time, so they work on a
 well as on an in-memory array, with memory bounded by one strip.
 
 Why the mesh is not built on `photutils.background.Background2D` or
-``sep.Background``: measured side by side (``OMP_NUM_THREADS=1``, medians
-of 3 runs, float32 noise + gradient + point sources, 64-pixel boxes, 3x3
-filter, sigma-clipped median and MAD std for photutils), against the mesh
-grid as the library uses it (the maps are interpolated window by window):
+``sep.Background``: measured side by side in one run (``OMP_NUM_THREADS=1
+python benchmarks/bench_background.py``,
+medians of 3 runs, float32 noise + gradient + point sources, 64-pixel boxes,
+3x3 filter, sigma-clipped median and MAD std for photutils 3.0, bottleneck
+installed), against the mesh grid as the library uses it (the maps are
+interpolated window by window); peak memory from `tracemalloc`:
 
 =============  ===========================  ===========================
 2048 x 2048    time                         peak memory
 =============  ===========================  ===========================
-mesh grid      0.57 s                       3.1 MiB
-Background2D   1.68 s (2.9x)                60 MiB (19x)
-sep            0.14 s (0.24x)               33 MiB (10x)
+mesh grid      0.36 s                       3.5 MiB
+Background2D   0.58 s (1.6x)                60 MiB (17x)
+sep            0.07 s (0.19x)               not traced (C; 32 MiB copy)
 =============  ===========================  ===========================
 
 =============  ===========================  ===========================
 4096 x 4096    time                         peak memory
 =============  ===========================  ===========================
-mesh grid      2.27 s                       6.9 MiB
-Background2D   10.5 s (4.6x)                240 MiB (35x)
-sep            1.39 s (0.61x)               130 MiB (19x)
+mesh grid      1.39 s                       7.1 MiB
+Background2D   2.47 s (1.8x)                240 MiB (34x)
+sep            0.27 s (0.19x)               not traced (C; 128 MiB copy)
 =============  ===========================  ===========================
 
 Background2D is slower and both need the whole image in memory as a
