@@ -86,8 +86,8 @@ class _Band:
         self.stored = self.scaled = None
 
     def window(self, y0, y1, x0, x1):
-        """``(stored, scaled)`` pixels of rows ``y0:y1`` (``y0`` never above the last band's first row),
-        columns ``x0:x1``."""
+        """``(stored, scaled)`` pixels of rows ``y0:y1``, columns ``x0:x1``; rows outside the band read a new
+        one from ``y0``."""
         if y1 > self.r1 or y0 < self.r0:
             self._read(y0, max(y1, y0 + _BAND_ROWS))
         rows = slice(y0 - self.r0, y1 - self.r0)

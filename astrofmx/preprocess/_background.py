@@ -39,7 +39,6 @@ the default detector was trained on the mesh's normalization.
 """
 
 import dataclasses
-import functools
 import logging
 import math
 
@@ -288,7 +287,7 @@ def _fill_missing(grid):
 
 
 def _strip_stats(data, mask, shape, box, scale, sigma, maxiters, min_valid_fraction, i):
-    """``(i, ok, median, std)`` of the boxes of strip ``i``: ``ok`` marks the boxes with enough valid pixels,
+    """``(ok, median, std)`` of the boxes of strip ``i``: ``ok`` marks the boxes with enough valid pixels,
     ``median`` and ``std`` their sigma-clipped median and MAD standard deviation."""
     (ny, nx), (by, bx) = shape, box
     nbx = math.ceil(nx / bx)
@@ -305,11 +304,11 @@ def _strip_stats(data, mask, shape, box, scale, sigma, maxiters, min_valid_fract
     area = h * np.minimum(bx, nx - np.arange(nbx) * bx)
     ok = nvalid >= np.maximum(min_valid_fraction * area, 3)
     if not ok.any():
-        return i, ok, np.zeros(0), np.zeros(0)
+        return ok, np.zeros(0), np.zeros(0)
     # in float64 astropy's nan-medians run in bottleneck (a dependency), ~25% faster than numpy's in float32
     _, med, std = sigma_clipped_stats(boxes[ok].astype(np.float64), mask=bmask[ok], axis=1, sigma=sigma,
                                       maxiters=maxiters, stdfunc="mad_std")
-    return i, ok, np.asarray(med, dtype=float), np.asarray(std, dtype=float)
+    return ok, np.asarray(med, dtype=float), np.asarray(std, dtype=float)
 
 
 def estimate_background_mesh(data, mask=None, *, box_size=64, filter_size=3, sigma=3.0, maxiters=10,
@@ -384,9 +383,8 @@ def estimate_background_mesh(data, mask=None, *, box_size=64, filter_size=3, sig
     scale = PixelScale.from_data(data, mask) if pixel_scale is None else pixel_scale
     bkg = np.full((nby, nbx), np.nan)
     rms = np.full((nby, nbx), np.nan)
-    strip = functools.partial(_strip_stats, data, mask, (ny, nx), (by, bx), scale, sigma, maxiters,
-                              min_valid_fraction)
-    for i, ok, med, std in map(strip, range(nby)):
+    for i in range(nby):
+        ok, med, std = _strip_stats(data, mask, (ny, nx), (by, bx), scale, sigma, maxiters, min_valid_fraction, i)
         bkg[i, ok], rms[i, ok] = med, std
     rms[~(np.isfinite(rms) & (rms > 0))] = np.nan
     bkg[~np.isfinite(rms)] = np.nan

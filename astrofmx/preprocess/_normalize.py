@@ -14,8 +14,8 @@ import inspect
 import logging
 
 import numpy as np
-from astropy.visualization import (AsinhStretch, BaseInterval, BaseStretch, LinearStretch, ManualInterval, MinMaxInterval,
-                                   ZScaleInterval)
+from astropy.visualization import (AsinhStretch, BaseInterval, BaseStretch, LinearStretch, ManualInterval,
+                                   MinMaxInterval, ZScaleInterval)
 
 from ._background import estimate_background_mesh
 from ._sampling import _check_2d, _global_stats, _sample_pixels
