@@ -77,8 +77,8 @@ def _measure_peaks(img, boxes, fitted):
 class _Band:
     """Rows of the image read a band at a time, top to bottom: as stored, and scaled by ``pixel_scale`` to
     float32 with invalid pixels (NaN, blank values, masked) at -inf (a pixel beyond the float32 range is +-inf:
-    the brightest or faintest, not invalid). A memory map's pages of the
-    rows above are dropped as the band moves down."""
+    the brightest or faintest, not invalid). A memory map's pages of the rows above are dropped as the band
+    moves down."""
 
     def __init__(self, img, pixel_scale):
         self.img, self.pixel_scale = img, pixel_scale

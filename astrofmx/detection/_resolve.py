@@ -56,9 +56,9 @@ _HINT_FIELDS, _HINT_SHAPE, _HINT_EPOCHS = 100, 512, 10
 def _no_detector_message(backbone):
     """Why ``detect_sources(image, backbone=...)`` cannot run, with the command that trains the detector it
     needs (frozen backbone, heads from cached features) and how long that takes."""
+    from ..utils import available_cores
     from ._config import DetectorConfig, TrainingOptions
     from ._tiles import _n_windows
-    from ..utils import available_cores
     from ._estimate import _duration, _frozen_training_seconds
 
     cfg, opts = DetectorConfig(), TrainingOptions()

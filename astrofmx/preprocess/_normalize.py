@@ -22,6 +22,10 @@ from ._sampling import _check_2d, _global_stats, _sample_pixels
 from ._fitted import FittedNormalizer
 from ._scale import PixelScale, _blank_values
 
+__all__ = ["Normalizer"]
+
+logger = logging.getLogger(__name__)
+
 
 def _asinh_stretch(x, vmin, vmax, a):
     """``(AsinhStretch(a) + ManualInterval(vmin, vmax))(x, clip=True)`` as float32, 3x faster.
@@ -41,10 +45,6 @@ def _asinh_stretch(x, vmin, vmax, a):
     np.log(s, out=s)
     s *= np.float32(1.0 / np.arcsinh(1.0 / a))
     return s
-
-__all__ = ["Normalizer"]
-
-logger = logging.getLogger(__name__)
 
 
 def _fmt(obj):
