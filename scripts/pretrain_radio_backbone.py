@@ -46,7 +46,7 @@ import numpy as np
 
 ARCH = dict(backbone="timm:resnet18", arch_overrides={"layers": [1, 1, 1, 1], "channels": [32, 64, 128, 256]})
 PRESETS = {
-    "cpu": dict(steps=240, batch_size=32, n_fields=200, local_crops=2, workers=0, threads=2),
+    "cpu": dict(steps=2400, batch_size=32, n_fields=200, local_crops=2, workers=0, threads=2),
     "gpu": dict(steps=3000, batch_size=256, n_fields=2000, local_crops=6, workers=14, threads=2),
     "quick": dict(steps=6, batch_size=8, n_fields=4, local_crops=2, workers=0, threads=1),
 }

@@ -31,11 +31,22 @@ settings and the final metrics are written to ``metadata.json`` beside the
 model. ``--init`` starts from a saved detector (a second stage at a lower
 ``--lr``, or fine-tuning the previous default on the wider domain).
 
+``--backbone NAME`` builds the detector on a shipped or registered backbone
+with its pretrained weights instead (``--mode frozen``: only the pyramid and
+heads train, from cached backbone features; ``--mode finetune``: everything
+trains; ``--heads-from DIR`` starts the pyramid and heads from another
+detector's). The detector shipped beside the self-supervised
+``astrofmx-radio`` backbone (``astrofmx/data/models/astrofmx-radio/detector/``)
+was made with the last command below.
+
 Usage::
 
     python scripts/train_default_detector.py --init astrofmx/data/models/default --epochs 30 \
         --out /tmp/new-default --overwrite
     python scripts/train_default_detector.py --quick --out /tmp/default_try
+    python scripts/train_default_detector.py --backbone astrofmx-radio --mode finetune \
+        --heads-from astrofmx/data/models/default --train-seeds 1000 1240 --val-seeds 5000 5016 \
+        --epochs 24 --steps-per-epoch 50 --lr 5e-4 --out /tmp/radio-detector --overwrite
 """
 
 import argparse
@@ -147,6 +158,33 @@ def save_fp16(detector, out, metadata, overwrite):
     return out, torch
 
 
+def backbone_config(backbone, mode):
+    """`DEFAULT_CONFIG`, or the same detector on ``backbone``'s pretrained weights (``mode``: frozen/finetune)."""
+    if backbone is None:
+        return dict(DEFAULT_CONFIG)
+    return {**DEFAULT_CONFIG, "backbone": backbone, "backbone_kwargs": {}, "weights": "pretrained", "mode": mode}
+
+
+def with_heads_from(config, folder):
+    """A detector of ``config`` (pretrained backbone) whose pyramid, RPN and RoI heads are those saved in
+    ``folder``."""
+    from astrofmx.detection import FasterRCNNDetector, load_detector
+
+    det = FasterRCNNDetector(config)
+    heads = {k: v for k, v in load_detector(folder).state_dict().items() if not k.startswith("model.backbone.body.")}
+    missing, unexpected = det.load_state_dict(heads, strict=False)
+    if unexpected or any(not k.startswith("model.backbone.body.") for k in missing):
+        raise SystemExit(f"--heads-from {folder}: its heads do not fit ({unexpected or missing})")
+    return det
+
+
+def detector_name(backbone, mode):
+    if backbone is None:
+        return "astrofmx default source detector (radio and optical/IR)"
+    how = "frozen" if mode == "frozen" else "fine-tuned"
+    return f"astrofmx source detector on the {backbone} backbone ({how}; radio and optical/IR)"
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True, help="output directory of the detector")
@@ -167,6 +205,14 @@ def main(argv=None):
     p.add_argument("--init", default=None, metavar="DIR",
                    help="start from this saved detector instead of random weights (a second stage at a lower "
                         "--lr settles the weights of a first run)")
+    p.add_argument("--backbone", default=None,
+                   help="build on this shipped or registered backbone, with its pretrained weights (e.g. "
+                        "astrofmx-radio), instead of the default's own from-scratch network")
+    p.add_argument("--mode", choices=("frozen", "finetune"), default="frozen",
+                   help="with --backbone: train only the pyramid and heads (from cached features), or all")
+    p.add_argument("--heads-from", default=None, metavar="DIR",
+                   help="with --backbone: start the pyramid, RPN and RoI heads from this saved detector of the "
+                        "same head architecture (e.g. the default), the backbone from its pretrained weights")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--resume", action="store_true")
@@ -185,7 +231,7 @@ def main(argv=None):
         args.train_seeds, args.val_seeds, args.epochs, args.steps_per_epoch = (1000, 1010), (5000, 5002), 3, 20
     if set(range(*args.train_seeds)) & set(range(*args.val_seeds)):
         p.error(f"--train-seeds {args.train_seeds} and --val-seeds {args.val_seeds} overlap; keep them apart")
-    config = DetectorConfig(**DEFAULT_CONFIG)
+    config = DetectorConfig(**backbone_config(args.backbone, args.mode))
     t0 = time.time()
     fields = dict(size=args.field_size, min_snr=args.min_snr, beam_range=tuple(args.beam_range),
                   optical_fraction=args.optical_fraction)
@@ -204,6 +250,8 @@ def main(argv=None):
         init = load_detector(args.init) if args.init else None
         if init is not None:
             config = init.config
+        elif args.heads_from:
+            init = with_heads_from(config, args.heads_from)
         det = train_detector(tr_img, tr_box, config=None if init is not None else config, detector=init,
                              val_images=va_img, val_boxes=va_box,
                              epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
@@ -215,7 +263,7 @@ def main(argv=None):
     metrics = evaluate_detector(det, va_img, va_box, radius=None, progress_bar=False)
     metrics = {k: (float(v.value) if hasattr(v, "unit") else v) for k, v in metrics.items()}
     metadata = {
-        "name": "astrofmx default source detector (radio and optical/IR)",
+        "name": detector_name(args.backbone, args.mode),
         "command": "python scripts/" + Path(__file__).name + " " + " ".join(
             a for a in (sys.argv[1:] if argv is None else argv) if a != "--finalize"),
         "finalized_from_checkpoint": bool(args.finalize),

@@ -1,4 +1,4 @@
-"""The default radio source detector that ships inside the package (works offline)."""
+"""The default source detector that ships inside the package (works offline)."""
 
 import functools
 import json
@@ -13,7 +13,8 @@ logger = logging.getLogger(__name__)
 
 #: Directory of the embedded default detector (``config.json``, ``model.safetensors``
 #: and ``metadata.json``: the training command, data and final metrics). It was
-#: trained from scratch on simulated radio fields by ``scripts/train_default_detector.py``.
+#: trained from scratch on simulated radio and optical/IR fields by
+#: ``scripts/train_default_detector.py``.
 DEFAULT_DETECTOR_PATH = Path(str(resources.files("astrofmx") / "data" / "models" / "default"))
 
 _LOCK = threading.Lock()
@@ -31,17 +32,21 @@ def _load_default():
 
 
 def get_default_detector(*, device=None):
-    """The embedded default radio source detector (loaded once, then cached).
+    """The embedded default source detector, for radio and optical/IR images (loaded once, then cached).
 
     A compact Faster R-CNN (a one-block-per-stage, half-width ResNet-18 with a
     64-channel feature pyramid, about 2.3 million parameters stored in fp16)
-    trained from scratch on simulated radio continuum fields with beams of 3
-    to 5 pixels FWHM, a range of noise levels, source densities and imaging
-    artefacts. Images are normalized with the ``'radio'`` preset, so the
+    trained from scratch on simulated radio continuum fields and optical/IR
+    fields (`~astrofmx.datasets.random_radio_field`,
+    `~astrofmx.datasets.random_optical_field`) with beams/PSFs of 2 to 7
+    pixels FWHM, elongated beams, many noise levels, source densities and
+    imaging artefacts. Images are normalized with the ``'radio-local'``
+    preset (signal-to-noise against a local background and noise), so the
     absolute flux scale does not matter. It is what
     `~astrofmx.detection.detect_sources` uses when neither ``model`` nor
-    ``backbone`` is given. Images whose beam is much larger than 5 pixels are
-    best resampled first.
+    ``backbone`` is given; that function resamples an image whose beam/PSF
+    lies outside the 2-7 px range into it. How it was trained is in
+    `get_default_detector_metadata`.
 
     Parameters
     ----------

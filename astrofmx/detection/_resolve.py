@@ -14,8 +14,8 @@ __all__ = []
 def _default_for_kind(kind, device):
     """The default detector for ``kind`` ('radio' or 'optical'): the hook where each kind gets its own model.
 
-    Today one model serves both (the embedded default, trained on radio fields); a general or an optical/IR
-    model goes here.
+    Today one general model serves both (the embedded default, trained on radio and optical/IR fields); a
+    model per kind would be chosen here.
     """
     from ._default import get_default_detector
 

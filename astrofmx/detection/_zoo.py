@@ -8,7 +8,10 @@
 2. a detector folder registered with ``register_detector(backbone, path=...)``;
 3. a model-zoo entry (``register_detector(backbone, url=..., sha256=...)``):
    a zip of a saved detector folder, downloaded once into
-   ``<cache>/detectors/zoo/<backbone>/`` and checked against its SHA-256.
+   ``<cache>/detectors/zoo/<backbone>/`` and checked against its SHA-256;
+4. a detector shipped inside the package beside a shipped backbone
+   (``astrofmx/data/models/<backbone>/detector/``; today the one on
+   ``astrofmx-radio``), which works offline.
 
 ``<cache>`` is `astrofmx.utils.get_cache_dir` (``ASTROFMX_CACHE`` or
 ``~/.cache/astrofmx``). Detector files are JSON and safetensors: nothing is
@@ -41,8 +44,9 @@ class _Entry:
 
 
 #: Registered detectors by backbone name. The package ships no zoo entry yet: trained detectors for the
-#: foundation-model backbones are published separately (a release asset: URL + SHA-256) and registered
-#: with `register_detector`; the embedded default detector needs no entry.
+#: ImageNet foundation-model backbones are published separately (a release asset: URL + SHA-256) and
+#: registered with `register_detector`; the embedded default detector and those shipped beside a shipped
+#: backbone (`_shipped`) need no entry.
 _REGISTRY = {}
 
 
@@ -52,6 +56,23 @@ def _safe(name):
 
 def _local_root(backbone, cache_dir=None):
     return get_cache_dir(cache_dir) / "detectors" / "local" / _safe(backbone)
+
+
+def _shipped(backbone):
+    """The folder of the detector shipped for ``backbone`` (`SHIPPED_MODELS_DIR`), or None."""
+    from ..backbones import SHIPPED_MODELS_DIR
+
+    folder = Path(SHIPPED_MODELS_DIR) / _safe(backbone) / "detector"
+    return folder if _is_detector_dir(folder) else None
+
+
+def _shipped_detectors():
+    """``{backbone: folder}`` of every detector shipped inside the package."""
+    from ..backbones import SHIPPED_MODELS_DIR
+
+    root = Path(SHIPPED_MODELS_DIR)
+    folders = sorted(p / "detector" for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    return {f.parent.name: f for f in folders if _is_detector_dir(f)}
 
 
 def _is_detector_dir(path):
@@ -192,7 +213,8 @@ def find_detector(backbone, *, cache_dir=None, progress_bar=True):
     """The folder of the detector `detect_sources` uses for ``backbone``, or None if there is none.
 
     Looks for the newest locally trained detector, then a registered folder,
-    then a model-zoo entry (downloaded and verified on first use).
+    then a model-zoo entry (downloaded and verified on first use), then a
+    detector shipped inside the package (``astrofmx-radio``'s).
 
     Examples
     --------
@@ -205,10 +227,17 @@ def find_detector(backbone, *, cache_dir=None, progress_bar=True):
         return local
     entry = _REGISTRY.get(backbone)
     if entry is None:
-        return None
+        return _shipped(backbone)
     if entry.path is not None:
         return Path(entry.path)
     return _fetch_zoo(entry, cache_dir, progress_bar)
+
+
+def _shipped_description(folder):
+    try:
+        return str(json.loads((Path(folder) / "metadata.json").read_text()).get("name", ""))
+    except (OSError, ValueError, AttributeError):
+        return ""
 
 
 def list_detectors(*, cache_dir=None):
@@ -217,7 +246,8 @@ def list_detectors(*, cache_dir=None):
     Returns
     -------
     table : `~astropy.table.Table`
-        Columns ``backbone``, ``source`` (``'embedded'``, ``'local'``,
+        Columns ``backbone``, ``source`` (``'embedded'`` for the default,
+        ``'shipped'`` for one shipped beside a shipped backbone, ``'local'``,
         ``'path'`` or ``'zoo'``), ``location`` and ``available`` (False for
         a zoo entry not downloaded yet) and ``description``.
 
@@ -235,6 +265,8 @@ def list_detectors(*, cache_dir=None):
     meta = get_default_detector_metadata()
     rows = [(meta["config"]["backbone"] + " (default)", "embedded", str(DEFAULT_DETECTOR_PATH), True,
              meta.get("name", ""))]
+    for name, folder in _shipped_detectors().items():
+        rows.append((name, "shipped", str(folder), True, _shipped_description(folder)))
     local_root = get_cache_dir(cache_dir) / "detectors" / "local"
     if local_root.is_dir():
         for folder in sorted(local_root.iterdir()):

@@ -38,6 +38,14 @@ def _tiny(seed=0):
     return build_detector(backbone="resnet18", weights=None, mode="scratch", tile_size=64, **SMALL_HEADS)
 
 
+def _row(backbone):
+    """The one row of `list_detectors` for ``backbone``."""
+    table = list_detectors()
+    rows = [row for row in table if row["backbone"] == backbone]
+    assert len(rows) == 1, table
+    return rows[0]
+
+
 def _same(a, b):
     assert len(a) == len(b) > 0
     np.testing.assert_allclose(a["x_centroid"].value, b["x_centroid"].value, atol=1e-5)
@@ -60,7 +68,8 @@ def test_a_trained_detector_is_used_by_backbone_name(cache, field):
     _same(detect_sources(field.to_nddata(), backbone="resnet18", **QUIET),
           detect_sources(field.to_nddata(), model=det, **QUIET))
     table = list_detectors()
-    assert table["source"].tolist() == ["embedded", "local"] and table["backbone"][1] == "resnet18"
+    assert table["source"][0] == "embedded" and _row("resnet18")["source"] == "local"
+    assert set(table["source"][1:]) <= {"shipped", "local"}
     # register=False leaves the cache alone
     train_detector(field.to_nddata(), field.truth, backbone="resnet18", weights=None, mode="scratch", tile_size=64,
                    epochs=1, steps_per_epoch=1, batch_size=2, precision="fp32", progress_bar=False, register=False,
@@ -75,7 +84,7 @@ def test_registered_folder(cache, field, tmp_path):
     assert find_detector("resnet18") == (tmp_path / "mine").resolve()
     _same(detect_sources(field.to_nddata(), backbone="resnet18", **QUIET),
           detect_sources(field.to_nddata(), model=det, **QUIET))
-    row = list_detectors()[1]
+    row = _row("resnet18")
     assert (row["source"], row["available"], row["description"]) == ("path", True, "my detector")
 
 
@@ -96,10 +105,10 @@ def test_zoo_archive_is_downloaded_verified_and_cached(cache, field, http_server
     det = _tiny(2)
     archive, sha = _zip_detector(det, served)
     register_detector("resnet18", url=f"{url}/{archive.name}", sha256=sha, description="zoo entry")
-    assert list_detectors()[1]["available"] is np.False_
+    assert _row("resnet18")["available"] is np.False_
     _same(detect_sources(field.to_nddata(), backbone="resnet18", **QUIET),
           detect_sources(field.to_nddata(), model=det, **QUIET))
-    assert list_detectors()[1]["available"] is np.True_
+    assert _row("resnet18")["available"] is np.True_
     # cached: works offline and without the server
     archive.unlink()
     monkeypatch.setenv("ASTROFMX_OFFLINE", "1")
@@ -135,3 +144,24 @@ def test_register_detector_bad_input(cache, tmp_path):
         register_detector("resnet18", path=tmp_path)
     with pytest.raises(TypeError, match="backbone must be a registry name"):
         register_detector(None, path=tmp_path)
+
+
+def test_the_detector_shipped_on_astrofmx_radio_works_offline(cache, monkeypatch):
+    from astrofmx.backbones import SHIPPED_MODELS_DIR
+    from astrofmx.datasets import random_radio_field
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("ASTROFMX_OFFLINE", "1")
+    shipped = SHIPPED_MODELS_DIR / "astrofmx-radio" / "detector"
+    assert find_detector("astrofmx-radio") == shipped
+    row = _row("astrofmx-radio")
+    assert (row["source"], row["available"]) == ("shipped", True) and "astrofmx-radio backbone" in row["description"]
+    field = random_radio_field((256, 256), seed=5010)
+    cat = detect_sources(field.to_nddata(), backbone="astrofmx-radio", progress_bar=False)
+    assert cat.meta["backbone"] == "astrofmx-radio" and cat.meta["model"] == str(shipped)
+    assert not (cache / "detectors").exists()  # nothing was downloaded or written
+    # it finds the field's bright sources where they are
+    truth = field.truth[field.truth["snr"] >= 10]
+    d = np.hypot(np.asarray(truth["x_centroid"])[:, None] - cat["x_centroid"].value[None],
+                 np.asarray(truth["y_centroid"])[:, None] - cat["y_centroid"].value[None])
+    assert len(truth) >= 8 and np.mean(d.min(axis=1) < 2.0) >= 0.8, d.min(axis=1)
