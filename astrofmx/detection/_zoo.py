@@ -59,15 +59,13 @@ def _local_root(backbone, cache_dir=None):
 
 
 def _shipped(backbone):
-    """The folder of the detector shipped for ``backbone`` (`SHIPPED_MODELS_DIR`), or None."""
-    from ..backbones import SHIPPED_MODELS_DIR
-
-    folder = Path(SHIPPED_MODELS_DIR) / _safe(backbone) / "detector"
-    return folder if _is_detector_dir(folder) else None
+    """The folder of the detector shipped for ``backbone``, or None."""
+    return _shipped_detectors().get(_safe(backbone))
 
 
 def _shipped_detectors():
-    """``{backbone: folder}`` of every detector shipped inside the package."""
+    """``{backbone: folder}`` of every detector shipped inside the package: the ``detector/`` folders of
+    `SHIPPED_MODELS_DIR`'s models."""
     from ..backbones import SHIPPED_MODELS_DIR
 
     root = Path(SHIPPED_MODELS_DIR)
