@@ -133,7 +133,7 @@ def test_parallel_int_worker_processes_survive_a_dying_worker(field_files, tmp_p
 
     serial = run_batch(pixel_stats, field_files, output_dir=tmp_path / "serial", progress_bar=False)
     out = tmp_path / "procs"
-    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+    with dask.config.set({"distributed.scheduler.allowed-failures": 3}):
         result = run_batch(dies_on_01, field_files, output_dir=out, parallel=2, progress_bar=False)
     status, error = result.summary["status"].tolist(), result.summary["error"].tolist()
     assert status[1] == "failed" and error[1].startswith("KilledWorker: ")
