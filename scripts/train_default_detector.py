@@ -71,13 +71,15 @@ DEFAULT_CONFIG = dict(
     box_nms_thresh=0.5, augmentations=("flip", "rot90", "contrast", "jitter"),
     # 384-px inference tiles: the same bench_finders F1 as 256 px, with 16% less CPU (less overlap)
     rpn_score_thresh=0.05, inference_tile_size=384, min_snr=5.0,
+    # 64-px overlaps instead of a quarter of the tile (96): the same bench_finders F1, 18% less time on 4096^2
+    inference_overlap=64,
     # one RoIAlign point per bin: the same bench_finders and bench_real F1, ~10% less CPU on 4096^2
     inference_roi_sampling=1,
 )
 
 
 #: Settings used only by detect_sources; a second stage (--init) takes them from DEFAULT_CONFIG.
-INFERENCE_ONLY = ("rpn_score_thresh", "inference_tile_size", "inference_roi_sampling", "min_snr")
+INFERENCE_ONLY = ("rpn_score_thresh", "inference_tile_size", "inference_overlap", "inference_roi_sampling", "min_snr")
 
 
 #: The simulators of the two kinds of training field, and the header keyword giving the beam/PSF.

@@ -121,6 +121,11 @@ class DetectorConfig:
         training ``tile_size``). Larger tiles waste less time on overlaps; the
         detector is convolutional, and the proposal budgets scale with the
         tile area.
+    inference_overlap : int or None
+        Default overlap of neighbouring inference tiles, in image pixels of
+        the ``inference_tile_size`` tiles (None: a quarter of the tile). A
+        smaller tile or a beam resampling scales it down with the tile, and
+        it never exceeds a quarter of the tile.
     inference_roi_sampling : int or None
         Sampling points per bin and axis of the RoIAlign pooling in
         `~astrofmx.detection.detect_sources` (None: the training value, 2).
@@ -180,6 +185,7 @@ class DetectorConfig:
     rpn_score_thresh: float = 0.0
     min_snr: float = None
     inference_tile_size: int = None
+    inference_overlap: int = None
     inference_roi_sampling: int = None
     beam_range: tuple = (2.5, 6.0)
     score_calibration: tuple = None
@@ -223,7 +229,7 @@ class DetectorConfig:
         if self.min_snr is not None and (isinstance(self.min_snr, bool) or not isinstance(self.min_snr, (int, float))
                                          or not self.min_snr >= 0):
             raise ValueError(f"min_snr must be a non-negative number of sigma or None, got {self.min_snr!r}")
-        for name in ("inference_tile_size", "inference_roi_sampling"):
+        for name in ("inference_tile_size", "inference_overlap", "inference_roi_sampling"):
             if getattr(self, name) is not None:
                 _check_positive_int(name, getattr(self, name))
         _check_beam_range(self)

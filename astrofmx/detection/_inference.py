@@ -66,7 +66,8 @@ def detect_sources(image, *, model=None, backbone=None, tile_size=None, overlap=
         Tile side in image pixels; default the configuration's
         ``inference_tile_size`` (else its training ``tile_size``).
     overlap : int, optional
-        Overlap of neighbouring tiles in pixels; default a quarter of the
+        Overlap of neighbouring tiles in pixels; default the configuration's
+        ``inference_overlap`` (scaled with the tile), else a quarter of the
         tile. It should exceed the largest source you expect.
     score_threshold : float, optional
         Minimum detection score kept. None (default) takes the detector

@@ -100,6 +100,15 @@ def _budget_tile(config, tile_size, upscale):
     return max(1, int(round(tile_size * upscale / config.upscale)))
 
 
+def _default_overlap(config, tile_size, resample=1.0):
+    """A quarter of ``tile_size``, or the configuration's ``inference_overlap`` (scaled by ``1 / resample``, as
+    the default tile is) where that is smaller."""
+    overlap = tile_size // 4
+    if getattr(config, "inference_overlap", None) is not None:
+        overlap = min(overlap, int(round(config.inference_overlap / resample)))
+    return overlap
+
+
 def _check_options(config, patch, tile_size, overlap, score_threshold, nms_threshold, min_snr, resample=1.0):
     """``(tile_size, overlap, min_snr)`` of a `detect_sources` call, defaults filled in from ``config``.
 
@@ -117,7 +126,8 @@ def _check_options(config, patch, tile_size, overlap, score_threshold, nms_thres
     if tile_size * upscale < patch:
         raise ValueError(f"tile_size={tile_size} (x upscale {upscale:g}) is smaller than one {patch}-pixel "
                          f"patch of backbone {config.backbone!r}; use tile_size >= {math.ceil(patch / upscale)}")
-    overlap = tile_size // 4 if overlap is None else overlap
+    if overlap is None:
+        overlap = _default_overlap(config, tile_size, resample)
     if isinstance(overlap, bool) or not isinstance(overlap, (int, np.integer)) or not 0 <= overlap < tile_size:
         raise ValueError(f"overlap must be an integer in [0, tile_size={tile_size}), got {overlap!r}")
     for name, value in (("score_threshold", score_threshold), ("nms_threshold", nms_threshold)):

@@ -298,3 +298,28 @@ def test_distinct_keeps_the_best_scored_of_each_measured_position():
     assert _distinct(x, y, 2.0).tolist() == [True, False, False, True, False, True, True]
     assert _distinct(x[:1], y[:1], 1.0).tolist() == [True]
     assert _distinct(x, y, 0.0).all()
+
+
+def test_the_configured_inference_overlap_is_the_default_and_scales_with_the_tile(trained_detector, heldout_field):
+    import dataclasses
+
+    image = heldout_field.to_nddata()
+    original = trained_detector.config
+    try:
+        trained_detector.config = dataclasses.replace(original, inference_tile_size=64, inference_overlap=12)
+        default = detect_sources(image, model=trained_detector, score_threshold=0.3, **QUIET)
+        smaller = detect_sources(image, model=trained_detector, tile_size=32, score_threshold=0.3, **QUIET)
+        given = detect_sources(image, model=trained_detector, overlap=24, score_threshold=0.3, **QUIET)
+    finally:
+        trained_detector.config = original
+    quarter = detect_sources(image, model=trained_detector, tile_size=64, score_threshold=0.3, **QUIET)
+    assert "tile_size=64; overlap=12;" in default.meta["preprocessing"]
+    assert "tile_size=32; overlap=8;" in smaller.meta["preprocessing"]  # never above a quarter of the tile
+    assert "tile_size=64; overlap=24;" in given.meta["preprocessing"]
+    assert "tile_size=64; overlap=16;" in quarter.meta["preprocessing"]  # without the setting: a quarter
+    # the tiles cut elsewhere, the bright sources found alike
+    truth = heldout_field.truth[np.asarray(heldout_field.truth["snr"]) >= 10]
+    found = [crossmatch(cat, truth, 2 * u.pix).meta["n_matched"] for cat in (default, quarter)]
+    assert abs(found[0] - found[1]) <= 0.1 * len(truth) and min(found) > 0
+    with pytest.raises(ValueError, match="inference_overlap must be a positive integer"):
+        dataclasses.replace(original, inference_overlap=-8)
