@@ -243,12 +243,15 @@ def estimate_psf(data, mask=None, *, min_snr=10.0, max_sources=50, min_sources=5
     ``min_snr`` sigma (`photutils.detection.find_peaks`) are kept when they
     are unsaturated (no clipped or flat-topped peak), away from the image
     edge and masked or NaN pixels, and isolated (no other peak above 10% of
-    theirs within 1.5 fit radii). An elliptical Gaussian
-    (`photutils.psf.GaussianPSF`, FWHMs and angle free) is fitted to each of
-    the ``max_sources`` brightest with `photutils.psf.PSFPhotometry`, and the
-    medians are taken over the compact ones (within 30% of the size of the
-    smallest well-fitted sources, so resolved galaxies and radio lobes do not
-    widen the estimate).
+    theirs within 1.5 fit radii); where the PSF spans more than a pixel,
+    peaks that are a single pixel above half their maximum (hot pixels,
+    cosmic rays) are left out too. An elliptical Gaussian
+    (`photutils.psf.GaussianPSF`, FWHMs and angle free) is fitted with
+    `photutils.psf.PSFPhotometry` (Levenberg-Marquardt) to the brightest,
+    16 at a time, until 12 compact sources agree on a size or
+    ``max_sources`` are fitted, and the medians are taken over the compact
+    ones (within 30% of the size of the smallest well-fitted sources, so
+    resolved galaxies and radio lobes do not widen the estimate).
 
     Parameters
     ----------
@@ -260,7 +263,7 @@ def estimate_psf(data, mask=None, *, min_snr=10.0, max_sources=50, min_sources=5
     min_snr : float, optional
         Minimum peak signal-to-noise ratio of the sources used.
     max_sources : int, optional
-        Number of the brightest selected sources that are fitted.
+        Most of the brightest selected sources that are fitted.
     min_sources : int, optional
         Fewest compact sources to accept an estimate from.
     max_size : int, optional

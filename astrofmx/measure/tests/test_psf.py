@@ -73,8 +73,11 @@ def test_hot_pixels_and_cosmic_rays_are_not_the_psf(fwhm, seed):
     field = simulate_optical_field((512, 512), seed=seed, psf=OpticalPSF(fwhm=fwhm), n_stars=60, n_galaxies=20,
                                    return_truth=False)
     assert field.header["SIMNCR"] > 0
+    psf = estimate_psf(field.data)
     # a Gaussian fitted to a Moffat core is ~10% wider than its FWHM
-    assert estimate_psf(field.data).fwhm == pytest.approx(1.1 * fwhm, rel=0.15)
+    assert psf.fwhm == pytest.approx(1.1 * fwhm, rel=0.15)
+    # the stars are fitted, not the brighter one-pixel peaks: 13-24 of them agree (9-11 when those were fitted)
+    assert psf.n_sources >= 12
 
 
 def _photutils_fwhm(img):
