@@ -28,7 +28,8 @@ def add_parser(sub, parents):
     p.add_argument("--regions", help="DS9 region file to write (.reg)")
     p.add_argument("--plot", help="overlay PNG to write")
     p.add_argument("--tile-size", type=positive_int, help="tile side in pixels (default: the detector's)")
-    p.add_argument("--overlap", type=int, help="tile overlap in pixels (default: a quarter of the tile)")
+    p.add_argument("--overlap", type=int, help="tile overlap in pixels (default: the detector's "
+                   "inference_overlap, 64 for the embedded default, else a quarter of the tile)")
     p.add_argument("--score-threshold", type=fraction, default=None,
                    help="minimum score (default: the detector's own, 0.5 if it has none)")
     p.add_argument("--nms-threshold", type=fraction, default=0.5, help="IoU of duplicates (default: %(default)s)")
