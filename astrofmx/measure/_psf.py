@@ -164,7 +164,7 @@ def _fit(img, ys, xs, vs, guess, fit_size):
     """``(major, minor, theta)`` arrays of elliptical Gaussians fitted with `photutils.psf.PSFPhotometry`."""
     import warnings
 
-    from astropy.modeling.fitting import LevMarLSQFitter
+    from astropy.modeling.fitting import LevMarLSQFitter, NonFiniteValueError
     from astropy.table import Table
     from astropy.utils.exceptions import AstropyUserWarning
     from photutils.psf import GaussianPSF, PSFPhotometry
@@ -175,8 +175,14 @@ def _fit(img, ys, xs, vs, guess, fit_size):
     init = Table({"x": xs.astype(float), "y": ys.astype(float), "flux": vs * _GAUSS_AREA * guess ** 2})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", AstropyUserWarning)
-        # Levenberg-Marquardt (MINPACK): the same PSFs as the default trust-region fitter, in half the time
-        result = PSFPhotometry(psf, fit_shape=(fit_size, fit_size), fitter=LevMarLSQFitter())(img, init_params=init)
+        # Levenberg-Marquardt (MINPACK): the same PSFs as photutils' default trust-region fitter in about half
+        # the time; where its unbounded steps diverge (seen once during development, on cosmic-ray peaks), the
+        # bounded default fits that group again
+        shape = (fit_size, fit_size)
+        try:
+            result = PSFPhotometry(psf, fit_shape=shape, fitter=LevMarLSQFitter())(img, init_params=init)
+        except NonFiniteValueError:
+            result = PSFPhotometry(psf, fit_shape=shape)(img, init_params=init)
     fx, fy = np.abs(np.asarray(result["x_fwhm_fit"], float)), np.abs(np.asarray(result["y_fwhm_fit"], float))
     theta = np.asarray(result["theta_fit"], float)
     ok = (np.asarray(result["flags"]) == 0) & np.isfinite(fx) & np.isfinite(fy) & (np.minimum(fx, fy) >= _MIN_FWHM)
@@ -202,8 +208,9 @@ def _candidates(img, bad, threshold, faint_threshold, guess, max_sources):
 
 
 def _fit_enough(img, peaks, chosen, guess, fit_size, min_sources):
-    """`_fit` of the ``chosen`` peaks, brightest first, `_CHUNK` at a time, until `_ENOUGH` compact sources
-    agree on a size (`_robust`) or every chosen peak is fitted: ``(major, minor, theta)`` of the fitted ones.
+    """`_fit` of the ``chosen`` peaks, brightest first, `_CHUNK` at a time, until `_ENOUGH` (or
+    ``min_sources``, if more) compact sources agree on a size (`_robust`) or every chosen peak is fitted:
+    ``(major, minor, theta)`` of the fitted ones.
 
     Fitting is the cost of `estimate_psf` (about 30 ms a source); most images have enough bright stars or
     compact radio sources among their brightest few tens.
@@ -212,11 +219,12 @@ def _fit_enough(img, peaks, chosen, guess, fit_size, min_sources):
     parts = []
     if len(chosen) < min_sources:
         return np.zeros(0), np.zeros(0), np.zeros(0)
+    enough = max(_ENOUGH, min_sources)
     for start in range(0, len(chosen), _CHUNK):
         part = chosen[start:start + _CHUNK]
         parts.append(_fit(img, ys[part], xs[part], vs[part], guess, fit_size))
         major, minor, theta = (np.concatenate(v) for v in zip(*parts))
-        if len(major) >= _ENOUGH and _robust(major, minor, theta)[3] >= _ENOUGH:
+        if len(major) >= enough and _robust(major, minor, theta)[3] >= enough:
             break
     return major, minor, theta
 

@@ -103,3 +103,13 @@ def test_real_optical_images_against_photutils(shared_data, path):
     assert isinstance(psf, PSFEstimate) and psf.n_sources >= 5
     reference = _photutils_fwhm(img)
     assert psf.fwhm == pytest.approx(reference, rel=0.25), (psf, reference)
+
+
+def test_fitting_goes_on_until_min_sources_agree():
+    """Fitting stops early once enough compact sources agree, but never before ``min_sources`` of them."""
+    field = _field((6.0, 6.0))
+    quick = estimate_psf(field.data)
+    many = estimate_psf(field.data, min_sources=25)
+    assert 12 <= quick.n_sources < 25 <= many.n_sources
+    assert many.fwhm == pytest.approx(quick.fwhm, rel=0.05)
+    assert quick.fwhm == pytest.approx(4.0, rel=0.12)  # the 6-arcsec beam on 1.5-arcsec pixels
