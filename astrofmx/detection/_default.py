@@ -45,8 +45,8 @@ def get_default_detector(*, device=None):
     absolute flux scale does not matter. It is what
     `~astrofmx.detection.detect_sources` uses when neither ``model`` nor
     ``backbone`` is given; that function resamples an image whose beam/PSF
-    lies outside the 2-7 px range into it. How it was trained is in
-    `get_default_detector_metadata`.
+    lies outside the configuration's ``beam_range`` (2.5-6 px) into it. How
+    it was trained is in `get_default_detector_metadata`.
 
     Parameters
     ----------

@@ -104,7 +104,7 @@ def _default_overlap(config, tile_size, resample=1.0):
     """A quarter of ``tile_size``, or the configuration's ``inference_overlap`` (scaled by ``1 / resample``, as
     the default tile is) where that is smaller."""
     overlap = tile_size // 4
-    if getattr(config, "inference_overlap", None) is not None:
+    if config.inference_overlap is not None:
         overlap = min(overlap, int(round(config.inference_overlap / resample)))
     return overlap
 

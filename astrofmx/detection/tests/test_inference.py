@@ -1,3 +1,4 @@
+import dataclasses
 import warnings
 
 import astropy.units as u
@@ -301,8 +302,6 @@ def test_distinct_keeps_the_best_scored_of_each_measured_position():
 
 
 def test_the_configured_inference_overlap_is_the_default_and_scales_with_the_tile(trained_detector, heldout_field):
-    import dataclasses
-
     image = heldout_field.to_nddata()
     original = trained_detector.config
     try:
