@@ -33,7 +33,7 @@ sep            0.20 s (0.81x)               not traced (C; 128 MiB copy)
 Background2D is slower and both need the whole image in memory as a
 native-endian array (sep needs it C-contiguous), which for a 16k x 16k
 memory-mapped FITS file is a 1 GiB copy where the mesh works on bands of
-~0.7 Mpix (16 MiB).
+~0.7 Mpix (~25 MiB of work arrays, the peak in the tables).
 sep estimates the background with SExtractor's mode
 (2.5 median - 1.5 mean) and the noise with a clipped standard deviation:
 its maps differ from the mesh's by up to 0.25 sigma in background and 5% in
@@ -291,9 +291,10 @@ def _fill_missing(grid):
     return grid
 
 
-#: Bytes of work arrays per pixel of a band of strips of boxes (the rows read, scaled, padded, regrouped by
-#: box, their deviations): a band is as many strips as ``_sampling._STRIP_BYTES`` holds (one at least), as
-#: one clip of many strips costs less than one clip of each (vectorized over all their boxes).
+#: Bytes of work arrays counted per pixel of a band of strips of boxes (the rows read, scaled, padded,
+#: regrouped by box, their deviations): a band is as many strips as ``_sampling._STRIP_BYTES`` holds (one at
+#: least), as one clip of many strips costs less than one clip of each (vectorized over all their boxes).
+#: The real peak is ~1.5x that (tracemalloc: 25 MiB for the default 16 MiB).
 _BAND_BYTES_PER_PIXEL = 24
 
 
