@@ -274,7 +274,7 @@ def _detect_image(image, *, model=None, backbone=None, tile_size=None, overlap=N
                   min_snr=None, nms_threshold=0.5, batch_size="auto", device=None, precision="auto",
                   progress_bar=True, beam="auto", kind="auto", measure=True):
     """`~astrofmx.detection.detect_sources` on one image (its arguments): the catalog."""
-    from ..utils import resolve_device, resolve_precision
+    from ..utils import resolve_device, resolve_precision, tune_cpu_allocator
 
     _check_kind(kind)
     t_start = time.perf_counter()
@@ -287,6 +287,8 @@ def _detect_image(image, *, model=None, backbone=None, tile_size=None, overlap=N
         score_threshold = cfg.score_threshold if cfg.score_threshold is not None else 0.5
     dev = resolve_device(device) if device is not None else det.device
     det.to(dev)
+    if dev.type == "cpu":
+        tune_cpu_allocator()  # the network's activations reuse heap memory, not fresh zeroed pages
     precision = resolve_precision(precision, dev)
     tile_size, overlap, min_snr = _check_options(cfg, int(det.spec.patch_size), tile_size, overlap,
                                                  score_threshold, nms_threshold, min_snr, resample)
