@@ -273,7 +273,7 @@ def pretrain(inputs, *, backbone="resnet18", objective="dino", weights=None, out
     prec = "fp32" if prec == "fp16" else prec  # fp16 would need a gradient scaler; bf16 or fp32 only
     if precision == "auto" and dev.type == "cpu":
         # bf16 autocast on a CPU gave non-finite gradients at random (the tiny test configuration: NaN loss
-        # from step 2 or 3 in 5 of 6 runs; torch 2.14.1 on a Xeon with AMX and AVX512-BF16), fp32 never did
+        # from step 2-4 in 9 of 10 runs, AMX on or off; torch 2.14.1 on a Xeon with AVX512-BF16), fp32 never did
         prec = "fp32"
     settings = dict(backbone=backbone, objective=objective, weights=None if weights is None else str(weights),
                     steps=total, batch_size=batch_size, crop_size=crop_size, tile_size=plan.tile_size,
