@@ -36,9 +36,10 @@ def test_large_blocks_are_reused_without_page_faults():
     tuned, faults = _faults({})
     untuned, faults_off = _faults({"ASTROFMX_MALLOC_TUNING": "0"})
     assert tuned and not untuned
-    # 10 x 40 MiB is 102,400 pages: untuned, each one is faulted in again; tuned, a tenth of them
+    # 10 x 40 MiB is 102,400 pages: untuned, each one is faulted in again (measured 102,410); tuned, a tenth to
+    # 40% of them (10,240 in a development venv, 30,720-40,960 in CI's tox environment, same machine)
     assert faults_off > 50_000, faults_off
-    assert faults < faults_off / 5, (faults, faults_off)  # measured: 10,240 against 102,410
+    assert faults < faults_off / 2, (faults, faults_off)
 
 
 def test_once_per_process():
