@@ -256,8 +256,8 @@ def estimate_psf(data, mask=None, *, min_snr=10.0, max_sources=50, min_sources=5
     cosmic rays) are left out too. An elliptical Gaussian
     (`photutils.psf.GaussianPSF`, FWHMs and angle free) is fitted with
     `photutils.psf.PSFPhotometry` (Levenberg-Marquardt) to the brightest,
-    16 at a time, until 12 compact sources agree on a size or
-    ``max_sources`` are fitted, and the medians are taken over the compact
+    16 at a time, until 12 (or ``min_sources``, if more) compact sources
+    agree on a size or ``max_sources`` are fitted, and the medians are taken over the compact
     ones (within 30% of the size of the smallest well-fitted sources, so
     resolved galaxies and radio lobes do not widen the estimate).
 

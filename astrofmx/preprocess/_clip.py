@@ -24,18 +24,21 @@ __all__ = []
 _MAD_TO_STD = 1.482602218505602
 
 
+def _at(x, index):
+    """``x[r, index[r]]`` of every row ``r``, the indices clamped into the row."""
+    return x[np.arange(len(x)), np.minimum(np.maximum(index, 0), x.shape[1] - 1)]
+
+
 def _bisect(x, lo, hi, value, right):
     """Per row, the first index in ``[lo, hi)`` of the sorted ``x`` whose value is ``>= value``
     (``> value`` with ``right``), or ``hi`` where there is none."""
-    rows = np.arange(len(x))
-    last = x.shape[1] - 1
     a, b = lo.copy(), hi.copy()
     while True:
         todo = a < b
         if not todo.any():
             return a
         m = (a + b) // 2
-        xm = x[rows, np.minimum(m, last)]
+        xm = _at(x, m)
         up = todo & ((xm <= value) if right else (xm < value))
         a = np.where(up, m + 1, a)
         b = np.where(todo & ~up, m, b)
@@ -43,10 +46,9 @@ def _bisect(x, lo, hi, value, right):
 
 def _median(x, lo, hi):
     """Median of each row's run ``x[lo:hi]`` (the mean of the two middle values of an even run)."""
-    rows, n = np.arange(len(x)), hi - lo
-    last = x.shape[1] - 1
-    upper = x[rows, np.minimum(lo + n // 2, last)].astype(np.float64)  # averaged in float64, as astropy does
-    lower = x[rows, np.minimum(lo + np.maximum(n - 1, 0) // 2, last)].astype(np.float64)
+    n = hi - lo
+    upper = _at(x, lo + n // 2).astype(np.float64)  # averaged in float64, as astropy does
+    lower = _at(x, lo + np.maximum(n - 1, 0) // 2).astype(np.float64)
     return np.where(n % 2 == 0, 0.5 * (upper + lower), upper)
 
 
@@ -57,7 +59,6 @@ def _kth_distance(x, lo, hi, centre, split, k):
     left of it (``centre - x[split - 1 - i]``, increasing in i) and the run from it (``x[split + j] - centre``).
     Bisection on ``i``, the number of the ``k + 1`` smallest that come from the left.
     """
-    rows, last = np.arange(len(x)), x.shape[1] - 1
     n_left, n_right = split - lo, hi - split
     a, b = np.maximum(0, k + 1 - n_right), np.minimum(k + 1, n_left)
     while True:
@@ -65,14 +66,14 @@ def _kth_distance(x, lo, hi, centre, split, k):
         if not todo.any():
             break
         i = (a + b) // 2
-        left_i = centre - x[rows, np.minimum(np.maximum(split - 1 - i, 0), last)]  # the (i+1)-th left distance
-        right_j = x[rows, np.minimum(np.maximum(split + k - i, 0), last)] - centre  # the (k+1-i)-th right distance
+        left_i = centre - _at(x, split - 1 - i)  # the (i+1)-th left distance
+        right_j = _at(x, split + k - i) - centre  # the (k+1-i)-th right distance
         more = todo & (left_i < right_j)
         a = np.where(more, i + 1, a)
         b = np.where(todo & ~more, i, b)
     j = k + 1 - a
-    left = np.where(a > 0, centre - x[rows, np.minimum(np.maximum(split - a, 0), last)], -np.inf)
-    right = np.where(j > 0, x[rows, np.minimum(np.maximum(split + j - 1, 0), last)] - centre, -np.inf)
+    left = np.where(a > 0, centre - _at(x, split - a), -np.inf)
+    right = np.where(j > 0, _at(x, split + j - 1) - centre, -np.inf)
     return np.maximum(left, right)
 
 

@@ -19,6 +19,7 @@ and can be set from a running process.
 
 import ctypes
 import ctypes.util
+import functools
 import logging
 import os
 
@@ -34,9 +35,8 @@ THRESHOLD_BYTES = 256 * 2**20
 
 _ENV = "ASTROFMX_MALLOC_TUNING"
 
-_state = {"done": False, "tuned": False}
 
-
+@functools.cache  # once per process
 def tune_cpu_allocator():
     """Let glibc's ``malloc`` reuse freed memory for large CPU tensors (once per process).
 
@@ -60,9 +60,6 @@ def tune_cpu_allocator():
     >>> tune_cpu_allocator() in (True, False)
     True
     """
-    if _state["done"]:
-        return _state["tuned"]
-    _state["done"] = True
     if os.environ.get(_ENV, "1").strip() == "0":
         logger.debug("%s=0: malloc left as it is", _ENV)
         return False
@@ -71,20 +68,17 @@ def tune_cpu_allocator():
         logger.debug("no glibc mallopt here: malloc left as it is")
         return False
     ok = mallopt(_M_MMAP_THRESHOLD, THRESHOLD_BYTES) == 1 and mallopt(_M_TRIM_THRESHOLD, THRESHOLD_BYTES) == 1
-    _state["tuned"] = bool(ok)
     logger.debug("glibc malloc mmap/trim thresholds %s to %d MiB", "set" if ok else "not set",
                  THRESHOLD_BYTES >> 20)
-    return _state["tuned"]
+    return ok
 
 
 def _mallopt():
     """glibc's ``mallopt`` as a ctypes function, or None where the C library has none."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        gnu = ctypes.CDLL(None).gnu_get_libc_version  # glibc only (musl and macOS have no such symbol)
+        ctypes.CDLL(None).gnu_get_libc_version  # glibc only (musl and macOS have no such symbol)
     except (OSError, AttributeError):
-        return None
-    if not gnu:
         return None
     mallopt = getattr(libc, "mallopt", None)
     if mallopt is None:
