@@ -82,13 +82,21 @@ def _scale_line(meta):
     return line + (f"; resampled x{factor:.3g} for the detector" if factor != 1.0 else "; no resampling")
 
 
+#: phrases of the library's 'no detector' messages (`_no_detector_message`, the zoo's and loading's)
+_NO_DETECTOR = ("model=", "no trained detector", "the detector for backbone", "no detector at")
+
+
 def _detector_hint(exc, args):
-    """Add the command-line spelling to the library's 'no detector' message."""
+    """Add the command-line spelling to the library's 'no detector' and beam messages."""
     text = one_line(exc)
-    if args.model is None and ("model=" in text or "detector" in text):
+    hint = None
+    if args.model is None and any(phrase in text for phrase in _NO_DETECTOR):
         hint = f"{text} (on the command line: --model PATH; make one with 'astrofmx train-detector')"
-        return type(exc)(hint) if type(exc) in (ValueError, FileNotFoundError, TypeError) else ValueError(hint)
-    return exc
+    elif "beam=None" in text:
+        hint = f"{text} (on the command line: --beam none, or --beam <FWHM in arcsec>)"
+    if hint is None:
+        return exc
+    return type(exc)(hint) if type(exc) in (ValueError, FileNotFoundError, TypeError) else ValueError(hint)
 
 
 def _detect_options(args):

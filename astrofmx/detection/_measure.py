@@ -92,8 +92,10 @@ def _measure_detections(img, boxes, mesh, beam, centroid="quad"):
     beam = _measurement_beam(img, beam)
     if beam is not None and unit is None:
         # a restored radio image with no BUNIT: Jy/beam is the convention (PyBDSF, Aegean assume it too)
-        logger.warning("the image has a restoring beam but no BUNIT: its pixels are taken to be in Jy/beam, so "
-                       "flux is in Jy; set BUNIT in the header if they are not")
+        bunit = img.meta.get("BUNIT") if hasattr(img.meta, "get") else None
+        why = f"BUNIT {bunit!r} is not a unit astropy reads" if bunit else "no BUNIT"
+        logger.warning("the image has a restoring beam but %s: its pixels are taken to be in Jy/beam, so flux is "
+                       "in Jy; set BUNIT in the header if they are not", why)
         unit = u.Jy / u.beam
     if beam is not None and not unit.is_equivalent(u.Jy / u.beam):
         beam = None  # the beam only converts Jy/beam sums to Jy

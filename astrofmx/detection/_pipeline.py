@@ -14,7 +14,7 @@ from ._guard import _check_memory, _clamp_tile, _pad_small, _unpad
 from ._kind import _check_kind, _resolve_kind
 from ._measure import CENTROIDS, _measure_detections
 from ._resolve import _budget_tile, _check_options, _resolve_batch_size, _resolve_detector
-from ._scale import _beam_meta, _resample_factor, _resolve_beam
+from ._scale import _beam_meta, _check_scale, _resample_factor, _resolve_beam
 from ._tiles import _fit_normalizer, _iter_windows, _load, _model_to_image, _n_windows, _scale, _to_model
 
 __all__ = []
@@ -124,6 +124,9 @@ def _use_prefetch(dev):
 def _tile_batches(img, fitted, tile_size, overlap, batch_size, upscale, antialias, centres):
     """``(tiles, model input, windows read)`` of each batch of ``batch_size`` tiles with a valid pixel; the
     centre of every window (valid or not) is appended to ``centres`` as it is read."""
+    def model_input(batch):  # a stride-0 view of the channels: the detector's transform copies them anyway
+        return _to_model([b[2] for b in batch], tile_size, upscale, antialias=antialias, contiguous=False)
+
     batch, n_windows = [], 0
     for y0, x0, h, w, data in _iter_windows(img, fitted, tile_size, overlap):
         centre = (y0 + 0.5 * (h - 1), x0 + 0.5 * (w - 1))
@@ -132,10 +135,10 @@ def _tile_batches(img, fitted, tile_size, overlap, batch_size, upscale, antialia
         if data is not None:
             batch.append((y0, x0, data, centre))
             if len(batch) == batch_size:
-                yield batch, _to_model([b[2] for b in batch], tile_size, upscale, antialias=antialias), n_windows
+                yield batch, model_input(batch), n_windows
                 batch, n_windows = [], 0
     if batch or n_windows:
-        x = _to_model([b[2] for b in batch], tile_size, upscale, antialias=antialias) if batch else None
+        x = model_input(batch) if batch else None
         yield batch, x, n_windows
 
 
@@ -217,6 +220,7 @@ def _image_scale(img, beam, beam_range):
     the factor bringing it into range."""
     pixel_beam = _resolve_beam(beam, img)
     factor = _resample_factor(pixel_beam, beam_range)
+    _check_scale(pixel_beam, factor, img.data.shape)
     if factor != 1.0:
         logger.info("detect_sources: beam %s (%s) outside the detector's %s px; tiles resampled x%.3g",
                     pixel_beam.describe(), pixel_beam.source, beam_range, factor)

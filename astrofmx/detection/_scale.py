@@ -136,6 +136,27 @@ def _resample_factor(pixel_beam, beam_range):
     return (low if pixel_beam.fwhm < low else high) / pixel_beam.fwhm
 
 
+#: the largest upsampling `_check_scale` allows: a beam below ~0.4 px (a 2.5 px range edge / 6) is a wrong
+#: header or a hopelessly undersampled image, and upsampling it further multiplies the tiles without end
+_MAX_UPSAMPLE = 6.0
+
+
+def _check_scale(pixel_beam, factor, shape):
+    """A clear error where the beam cannot be right for the image: too small to upsample, or wider than it."""
+    if pixel_beam is None:
+        return
+    where = {"header": "the header's BMAJ/BMIN and CDELT/CD", "estimated": "the PSF estimated from the image",
+             "given": "the beam= argument"}.get(pixel_beam.source, pixel_beam.source)
+    fix = ("check the beam and the pixel scale, or pass beam=None to detect on the pixels as they are "
+           "(or beam=<FWHM> * u.pix)")
+    if factor > _MAX_UPSAMPLE:
+        raise ValueError(f"the beam/PSF is {pixel_beam.describe()} (from {where}), so small that the detector "
+                         f"would need the image upsampled x{factor:.3g} (at most x{_MAX_UPSAMPLE:g}); {fix}")
+    if pixel_beam.major > min(shape):
+        raise ValueError(f"the beam/PSF is {pixel_beam.describe()} (from {where}), wider than the "
+                         f"{shape[1]}x{shape[0]}-pixel image: no source could be told from the background; {fix}")
+
+
 def _beam_meta(pixel_beam, factor):
     """The ``beam``, ``beam_source`` and ``resample_factor`` entries of the catalog meta."""
     if pixel_beam is None:

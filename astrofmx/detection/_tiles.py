@@ -90,8 +90,12 @@ def _n_windows(shape, tile, overlap):
     return len(TileGrid(shape, tile, overlap))
 
 
-def _to_model(tiles, tile_size, upscale, antialias=False):
+def _to_model(tiles, tile_size, upscale, antialias=False, contiguous=True):
     """Stack 2-D float32 tiles (zero-padded to ``tile_size``) into a ``(B, 3, S, S)`` tensor.
+
+    With ``contiguous=False`` the three channels are one stride-0 view of the single channel (inference:
+    the detector's transform normalizes them into a new tensor anyway, so the 3x copy is saved); training
+    augments in place and takes the default, a copy.
 
     ``S = round(tile_size * upscale)``. With ``antialias`` (beam resampling) the tiles are resampled by
     `~astrofmx.preprocess.resample_image` (bilinear, low-pass filtered when shrinking: exact pixel geometry,
@@ -113,7 +117,8 @@ def _to_model(tiles, tile_size, upscale, antialias=False):
         size = int(round(tile_size * upscale))
         x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
         x = x.clamp_(0.0, 1.0)
-    return x.expand(-1, 3, -1, -1).contiguous()
+    x = x.expand(-1, 3, -1, -1)
+    return x.contiguous() if contiguous else x
 
 
 def _model_to_image(boxes, x0, y0, scale):

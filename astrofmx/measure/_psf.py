@@ -67,7 +67,8 @@ def _odd(n):
 
 
 def _as_arrays(data, mask, max_size):
-    """``(float32 data, bad-pixel mask)``: at most ``max_size`` square from the centre of the image."""
+    """``(float32 data, bad-pixel mask)``: at most ``max_size`` square from the centre of the image, scaled
+    by a power of two so that its brightest pixel lies in [1, 2) (the PSF's shape does not depend on it)."""
     if hasattr(data, "data") and hasattr(data, "mask") and not isinstance(data, np.ndarray):  # NDData
         mask = data.mask if mask is None else mask
         data = data.data
@@ -76,8 +77,13 @@ def _as_arrays(data, mask, max_size):
     ny, nx = data.shape
     y0, x0 = max(0, (ny - max_size) // 2), max(0, (nx - max_size) // 2)
     window = (slice(y0, y0 + max_size), slice(x0, x0 + max_size))
-    arr = np.asarray(data[window], dtype=np.float32)  # a memory-mapped image is read only here
+    arr = np.asarray(data[window], dtype=np.float64)  # a memory-mapped image is read only here
     bad = ~np.isfinite(arr)
+    if not bad.all():  # by a power of two to peak 1 (exact): any intensity scale, 1e-300 or FLT_MAX, alike
+        peak = float(np.abs(arr[~bad]).max())
+        if peak > 0:
+            arr *= 2.0 ** -math.floor(math.log2(peak))
+    arr = arr.astype(np.float32)
     if mask is not None:
         mask = np.asarray(mask[window] if np.shape(mask) == (ny, nx) else mask, dtype=bool)
         if mask.shape != arr.shape:

@@ -69,3 +69,6 @@ def test_detect_beam_and_kind_options(tiny_model, sim_file, capsys):
     assert "kind radio (BUNIT=JY/BEAM)" in out and "(given); resampled x0.75" in out
     assert main(base) == 0  # auto: the header's 4 px beam, in range
     assert "(header); no resampling" in capsys.readouterr().out
+    assert main(base + ["--beam", "0.01"]) == 1  # 0.0067 px: an impossible upsampling, named with the fix
+    err = one_line_error(capsys, "detect")
+    assert "upsampled" in err and "--beam none" in err and "train-detector" not in err

@@ -164,3 +164,24 @@ def test_estimated_beam_and_optical_kind(shared_data):
     with pytest.warns(NoDetectionsWarning):  # nothing to estimate from: no resampling, no error
         cat = detect_sources(noise, progress_bar=False)
     assert cat.meta["beam_source"] == "none" and cat.meta["kind"] == "radio"
+
+
+@pytest.mark.parametrize("bmaj_deg, match", [(1e-6, "upsampled x250"), (1.0, "wider than the 96x96-pixel image")])
+def test_impossible_header_beam_is_a_clear_error(tmp_path, bmaj_deg, match):
+    """A header beam of 0.01 px (it hung, tiling a 250x upsampled image) or 10,000 px (it asked for a
+    640,000-px tile) is named with the fix, before any tile is made; ``beam=None`` detects as it is."""
+    field = _field((6.0, 6.0), shape=(96, 96), n_sources=3, flux_min_snr=30)  # 1.5" pixels
+    header = field.header.copy()
+    header["BMAJ"] = header["BMIN"] = bmaj_deg
+    header["CDELT1"], header["CDELT2"] = -1e-4, 1e-4
+    path = tmp_path / "beam.fits"
+    fits.PrimaryHDU(field.data, header=header).writeto(path)
+    with pytest.raises(ValueError, match=match) as info:
+        detect_sources(path, progress_bar=False)
+    assert "BMAJ/BMIN" in str(info.value) and "beam=None" in str(info.value)
+    with pytest.raises(ValueError, match="upsampled"):
+        detect_sources(field.data, beam=0.05 * u.pix, progress_bar=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NoDetectionsWarning)
+        cat = detect_sources(path, beam=None, progress_bar=False)
+    assert cat.meta["beam"] == "none" and len(cat) >= 2

@@ -113,3 +113,18 @@ def test_fitting_goes_on_until_min_sources_agree():
     assert 12 <= quick.n_sources < 25 <= many.n_sources
     assert many.fwhm == pytest.approx(quick.fwhm, rel=0.05)
     assert quick.fwhm == pytest.approx(4.0, rel=0.12)  # the 6-arcsec beam on 1.5-arcsec pixels
+
+
+@pytest.mark.parametrize("factor", [1e-300, 1e300, 2.0 ** -1000])
+def test_any_intensity_scale_gives_the_same_psf(factor):
+    """float64 images at 1e-300 or 1e300 (0 or inf in float32) and float32 near FLT_MAX give the PSF of the
+    image at unit scale, without overflow warnings."""
+    data = _field((6.0, 6.0)).data.astype(np.float64)
+    ref = estimate_psf(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        psf = estimate_psf(data * factor)
+        near_max = estimate_psf((data / np.abs(data).max() * 3e38).astype(np.float32))
+    for got in (psf, near_max):
+        assert (got.major, got.minor, got.n_sources) == pytest.approx((ref.major, ref.minor, ref.n_sources),
+                                                                       rel=1e-5)
