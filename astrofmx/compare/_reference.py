@@ -35,6 +35,18 @@ def _read_table(source):
     path = os.fspath(source)
     if not os.path.exists(path):
         raise FileNotFoundError(f"reference catalog {path!r} does not exist")
+    try:
+        return _read_file(path)
+    except (OSError, ValueError, TypeError, IndexError, UnicodeDecodeError) as exc:
+        if isinstance(exc, (FileNotFoundError, PermissionError, IsADirectoryError)):
+            raise
+        raise ValueError(f"reference catalog {path!r} cannot be read as a table ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else 'no detail'}); give a FITS, VOTable, ECSV or "
+                         "CSV table, or a SExtractor/ASCII catalog, with sky or pixel positions") from None
+
+
+def _read_file(path):
+    """The table in ``path``, in the format its name (or, for other names, its first line) says."""
     lower = path.lower()
     with warnings.catch_warnings():
         # PyBDSF and Aegean write some units astropy does not parse ('Jy/beam' variants)

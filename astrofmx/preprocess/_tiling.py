@@ -277,22 +277,12 @@ def _coerce_image(image):
                     f"got {type(image).__name__}")
 
 
-def _free_memory():
-    """MemAvailable of /proc/meminfo in bytes, or None where it cannot be read."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
 def _check_padded_tile(shape, itemsize, image_shape, free=None):
     """ValueError before a padded tile (data + mask) larger than half the free memory is allocated."""
     need = int(np.prod(shape)) * (itemsize + 1)
-    free = _free_memory() if free is None else free
+    from ..utils import available_memory
+
+    free = available_memory() if free is None else free
     if free is not None and need > 0.5 * free:
         raise ValueError(f"tile_size {shape[-2]}x{shape[-1]} on a {image_shape[1]}x{image_shape[0]} image would "
                          f"allocate {need / 2 ** 30:.1f} GiB per padded tile, more than half of the "

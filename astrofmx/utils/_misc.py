@@ -7,7 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["get_meta", "get_cache_dir", "check_overwrite", "atomic_write", "available_cores"]
+__all__ = ["get_meta", "get_cache_dir", "check_overwrite", "atomic_write", "available_cores", "available_memory"]
 
 
 def available_cores():
@@ -27,6 +27,31 @@ def available_cores():
     if hasattr(os, "sched_getaffinity"):
         return max(1, len(os.sched_getaffinity(0)))
     return os.cpu_count() or 1
+
+
+def available_memory():
+    """The memory the system can give this process now (``MemAvailable`` of ``/proc/meminfo``), in bytes.
+
+    Returns
+    -------
+    n : int or None
+        Bytes, or None where it cannot be read (not Linux).
+
+    Examples
+    --------
+    >>> from astrofmx.utils import available_memory
+    >>> free = available_memory()
+    >>> free is None or free > 0
+    True
+    """
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def get_meta():

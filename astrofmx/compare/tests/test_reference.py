@@ -4,6 +4,7 @@ import astropy.units as u
 import numpy as np
 import pytest
 from astropy.coordinates import SkyCoord
+from astropy.io import fits
 from astropy.table import Table
 from astropy.wcs import WCS
 
@@ -76,6 +77,13 @@ def test_generic_tables_and_errors(tmp_path):
         read_reference_catalog(t, format="votable")
     with pytest.raises(FileNotFoundError, match="does not exist"):
         read_reference_catalog(tmp_path / "missing.fits")
+    (tmp_path / "text.fits").write_text("not a FITS file")  # a raw OSError from astropy before
+    image = tmp_path / "image.fits"
+    fits.PrimaryHDU(np.zeros((8, 8), np.float32)).writeto(image)  # an image, no table
+    (tmp_path / "binary.ecsv").write_bytes(bytes(range(256)) * 4)
+    for bad in ("text.fits", "image.fits", "binary.ecsv"):
+        with pytest.raises(ValueError, match=f"reference catalog .*{bad}.* cannot be read as a table.*give a FITS"):
+            read_reference_catalog(tmp_path / bad)
     with pytest.raises(TypeError, match="celestial"):
         read_reference_catalog(t, wcs=WCS(naxis=2))
 

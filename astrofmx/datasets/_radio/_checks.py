@@ -58,7 +58,24 @@ def _check_shape(shape):
         raise ValueError(f"shape must be 2-D (ny, nx), got {shape!r} with {len(shape)} dimensions")
     if min(shape) < 8:
         raise ValueError(f"shape must be at least (8, 8), got {shape!r}")
+    _check_memory(shape)
     return shape
+
+
+#: peak memory of a simulation per pixel (measured: 31 bytes for a radio field, 26 for an optical one, at
+#: 2048^2 and 4096^2: the float32 image, the noise's FFTs and the truth boxes' work arrays)
+_BYTES_PER_PIXEL = 32
+
+
+def _check_memory(shape):
+    """ValueError before a field that cannot fit in the free memory is allocated (a MemoryError half-way)."""
+    from ...utils import available_memory
+
+    need, free = _BYTES_PER_PIXEL * shape[0] * shape[1], available_memory()
+    if free is not None and need > free:
+        raise ValueError(f"simulating a {shape[1]} x {shape[0]} field needs about {need / 2 ** 30:.1f} GiB "
+                         f"({_BYTES_PER_PIXEL} bytes per pixel at its peak), more than the {free / 2 ** 30:.1f} GiB "
+                         "free; simulate a smaller field, or several fields with different seeds")
 
 
 def _check_center(wcs_center):

@@ -392,3 +392,12 @@ def test_primary_beam_centre_as_pixels_or_sky():
 def test_bad_primary_beam_inputs(kwargs, error, match):
     with pytest.raises(error, match=match):
         simulate_radio_field((32, 32), n_sources=1, **kwargs)
+
+
+def test_a_field_beyond_the_free_memory_is_refused_before_allocating():
+    """1.2 TB of work arrays for a 200,000^2 field: a ValueError with the figures (a MemoryError half-way before)."""
+    from astrofmx.datasets import simulate_optical_field
+
+    for simulate in (simulate_radio_field, simulate_optical_field):
+        with pytest.raises(ValueError, match=r"needs about 1192\.1 GiB .* free; simulate a smaller field"):
+            simulate((200_000, 200_000), seed=0)
