@@ -121,7 +121,8 @@ def check_overwrite(path, overwrite):
     """
     path = Path(path)
     if os.path.lexists(path) and not overwrite:
-        raise FileExistsError(f"{str(path)!r} already exists; pass overwrite=True (--overwrite on the command line) to replace it")
+        raise FileExistsError(f"{str(path)!r} already exists; pass overwrite=True (--overwrite on the command "
+                              "line) to replace it")
 
 
 @contextlib.contextmanager

@@ -65,8 +65,11 @@ def test_resnet18_end_to_end(rng):
 
 
 def test_resnet18_from_scratch_native_one_channel(rng):
-    """Defaults from scratch: native size, one input channel, learns a separable problem at any pixel scale."""
-    X, y = blobs(rng, 32, size=16)
+    """Defaults from scratch: native size, one input channel, learns a separable problem at any pixel scale.
+
+    64 training images: with 32, an AMD EPYC (Zen 4) scored 0.875 where other CPUs gave 0.9-0.975; with 64,
+    1.0 on four seeds."""
+    X, y = blobs(rng, 64, size=16)
     Xt, yt = blobs(rng, 40, size=16)
     clf = SupervisedClassifier("resnet18", weights=None, epochs=3, batch_size=8).fit(X, y)
     assert clf.image_size_ == 16 and clf.n_channels_ == 1 and clf.model_.conv1.in_channels == 1

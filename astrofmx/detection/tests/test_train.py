@@ -25,8 +25,10 @@ def test_small_detector_learns(trained_detector, heldout_field):
     history = trained_detector.history
     assert [h["epoch"] for h in history] == [1, 2, 3]
     assert history[-1]["loss"] < 0.7 * history[0]["loss"]
+    # at the 0.3 threshold of the inference tests' catalogs: a 45-step detector's scores sit low, and where
+    # they sit depends on the CPU (an AMD EPYC gave completeness 0.25 / purity 0.83 at 0.5, 0.45 / 0.67 at 0.3)
     metrics = evaluate_detector(trained_detector, heldout_field.to_nddata(), heldout_field.truth, precision="fp32",
-                                progress_bar=False)
+                                score_threshold=0.3, progress_bar=False)
     # chance: boxes of the true sizes at random places, random scores
     rng = np.random.default_rng(0)
     truth = truth_boxes(heldout_field.truth)
