@@ -7,6 +7,7 @@ Only the standard library is imported here, so that listing the commands,
 import argparse
 import importlib.util
 import os
+import re
 
 __all__ = []
 
@@ -238,6 +239,16 @@ def plane_arg(text):
     if any(v < 0 for v in values):
         raise argparse.ArgumentTypeError(f"--plane indices must be non-negative, got {text!r}")
     return values[0] if len(values) == 1 else values
+
+
+_DEVICE = re.compile(r"^(cpu|mps|cuda(:\d+)?)$")
+
+
+def device_arg(text):
+    """``--device``: checked before torch is imported (cpu, cuda, cuda:N, mps)."""
+    if not _DEVICE.match(text):
+        raise argparse.ArgumentTypeError(f"expected cpu, cuda, cuda:N or mps, got {text!r}")
+    return text
 
 
 def batch_size_arg(text):

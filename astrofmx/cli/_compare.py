@@ -3,7 +3,8 @@
 from pathlib import Path
 
 from ._common import (USER_ERRORS, UsageError, add_command, add_image_flags, add_output_flags, check_exists,
-                      check_inputs, check_outputs, installed, one_line, print_table, quantity, read_image, require)
+                      check_inputs, check_outputs, device_arg, installed, one_line, print_table, quantity, read_image,
+                      require)
 
 __all__ = []
 
@@ -31,7 +32,7 @@ def add_parser(sub, parents):
                    help="finders to run (default: those of default, photutils and sep that are installed); "
                         "'default' is the embedded default detector, 'model' the detector of --model")
     p.add_argument("--model", help="also run this saved detector (finder 'model')")
-    p.add_argument("--device", help="device of the detectors")
+    p.add_argument("--device", type=device_arg, help="device of the detectors")
     p.add_argument("-o", "--output", help="score table to write (.ecsv, .fits, .vot)")
     p.add_argument("--plot", help="overlay PNG of the catalogs and the reference on the image")
     p.add_argument("--catalog-dir", help="also write each finder's catalog as DIR/<finder>.ecsv")

@@ -3,8 +3,8 @@
 from pathlib import Path
 
 from ._common import (USER_ERRORS, UsageError, add_command, add_image_flags, add_output_flags, batch_size_arg,
-                      check_outputs, expand_paths, fraction, image_options, one_line, parallel_arg, positive_int,
-                      print_table, read_image, require, time_limit_arg)
+                      check_outputs, device_arg, expand_paths, fraction, image_options, one_line, parallel_arg,
+                      positive_int, print_table, read_image, require, time_limit_arg)
 
 __all__ = []
 
@@ -35,7 +35,7 @@ def add_parser(sub, parents):
     p.add_argument("--nms-threshold", type=fraction, default=0.5, help="IoU of duplicates (default: %(default)s)")
     p.add_argument("--batch-size", type=batch_size_arg, default="auto",
                    help="tiles per forward pass, or 'auto' (from the free memory; default: %(default)s)")
-    p.add_argument("--device", help="cpu, cuda, cuda:1... (default: CUDA when available)")
+    p.add_argument("--device", type=device_arg, help="cpu, cuda, cuda:1... (default: CUDA when available)")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"))
     p.add_argument("--beam", type=_beam_arg, default="auto",
                    help="beam/PSF FWHM: 'auto' (header beam, else estimated from the image), 'none' (no "

@@ -5,8 +5,8 @@ from pathlib import Path
 import os
 
 from ._common import (UsageError, add_command, add_image_flags, add_output_flags, batch_size_arg, check_outputs,
-                      expand_paths, image_options, one_line, parallel_arg, positive_int, read_image, require,
-                      time_limit_arg, weights_arg)
+                      device_arg, expand_paths, image_options, one_line, parallel_arg, positive_int, read_image,
+                      require, time_limit_arg, weights_arg)
 
 __all__ = []
 
@@ -27,7 +27,7 @@ def add_parser(sub, parents):
     p.add_argument("--batch-size", type=batch_size_arg, default=32, help="images per forward pass, or 'auto'")
     p.add_argument("--pooling", default="cls", choices=("cls", "mean"))
     p.add_argument("--normalizer", help="normalization preset, e.g. radio or optical")
-    p.add_argument("--device")
+    p.add_argument("--device", type=device_arg)
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"))
     p.add_argument("--output-dir", help="survey mode: write features shard by shard to this folder (resumable)")
     p.add_argument("--parallel", type=parallel_arg, default=False,

@@ -1,6 +1,6 @@
 """``astrofmx pretrain``: self-supervised pretraining (DINO or MSN) of a backbone on unlabeled FITS images."""
 
-from ._common import add_command, expand_paths, positive_int
+from ._common import add_command, device_arg, expand_paths, positive_int
 
 __all__ = []
 
@@ -37,7 +37,7 @@ def add_parser(sub, parents):
     p.add_argument("--workers", type=int, default=0, help="processes drawing the views")
     p.add_argument("--no-resume", action="store_true", help="refuse to continue an existing checkpoint")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
-    p.add_argument("--device", help="cpu or cuda (default: CUDA when present)")
+    p.add_argument("--device", type=device_arg, help="cpu or cuda (default: CUDA when present)")
     p.add_argument("--overwrite", action="store_true", help="start afresh in an output folder with a checkpoint")
     p.set_defaults(func=run)
 

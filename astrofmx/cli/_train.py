@@ -3,8 +3,7 @@
 import os
 
 from ._common import (UsageError, add_command, add_image_flags, add_output_flags, check_exists, check_inputs,
-                      check_outputs,
-                      expand_paths, fraction, positive_int, read_image, weights_arg)
+                      check_outputs, device_arg, expand_paths, fraction, positive_int, read_image, weights_arg)
 
 __all__ = []
 
@@ -44,7 +43,7 @@ def add_parser(sub, parents):
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --checkpoint-dir")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
-    p.add_argument("--device")
+    p.add_argument("--device", type=device_arg)
     add_image_flags(p)
     add_output_flags(p)
     p.set_defaults(func=run)

@@ -236,12 +236,15 @@ def test_train_detector_saves_the_model_once(tmp_path, monkeypatch):
     (["compare", "SIM", "--reference", "missing.fits"], 2),
     (["train-detector", "--backbone", "resnet18", "-o", "x"], 2),
     (["preview", "missing.fits"], 2),
+    (["detect", "SIM", "--device", "tpu"], 2),  # it loaded torch and the detector first (8 s) before
+    (["embed", "SIM", "--backbone", "resnet18", "--device", "gpu0", "-o", "f.npy"], 2),
 ])
 def test_listing_and_usage_errors_import_no_torch(argv, status, sim_file, tmp_path):
     second = tmp_path / "sim2.fits"
     second.write_bytes(sim_file.read_bytes())
     argv = [str(sim_file) if a == "SIM" else str(second) if a == "SIM2" else a for a in argv]
-    code = ("import sys\nfrom astrofmx.cli import main\nstatus = main(sys.argv[1:])\n"
+    code = ("import sys\nfrom astrofmx.cli import main\ntry:\n    status = main(sys.argv[1:])\n"
+            "except SystemExit as exc:  # argparse's own errors\n    status = exc.code\n"
             f"print('HEAVY', [m for m in {HEAVY!r} if m in sys.modules])\nsys.exit(status)")
     result = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=120,
                             cwd=tmp_path)
