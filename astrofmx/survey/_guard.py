@@ -123,32 +123,44 @@ def _call_with_time_limit(func, obj, kwargs, time_limit):
         return func(obj, **kwargs)
     thread_id = threading.get_ident()
     state = {"active": True, "fired": False}
-    guard = threading.Lock()
+    guard, done = threading.Lock(), threading.Event()
 
-    def fire():
-        with guard:
-            if state["active"]:
+    def watchdog():  # fires again until func stops: Python drops an exception that lands in a finalizer
+        wait = time_limit
+        while not done.wait(wait):
+            with guard:
+                if not state["active"]:
+                    return
                 state["fired"] = True
                 _raise_in(thread_id, _TimeLimitExceeded)
+            wait = _REFIRE_S
 
-    timer = threading.Timer(time_limit, fire)
-    timer.daemon = True
+    timer = threading.Thread(target=watchdog, name="astrofmx-time-limit", daemon=True)
     start = time.perf_counter()
     try:
         try:
             timer.start()
-            return func(obj, **kwargs)
+            result = func(obj, **kwargs)
         finally:
             with guard:
                 state["active"] = False
-            timer.cancel()
+            done.set()
+            _raise_in(thread_id, None)  # clear a limit that fired but was not delivered yet
     except _TimeLimitExceeded:
-        raise TimeoutError(f"stopped after {time.perf_counter() - start:.3g} s: the time limit is {time_limit:g} s "
-                           "per input (time_limit=, --time-limit on the command line); this input is left "
-                           "unfinished, a rerun tries it again") from None
-    finally:
-        if state["fired"]:
-            _raise_in(thread_id, None)  # clear a limit that fired as func returned and was not delivered
+        raise _timed_out(start, time_limit) from None
+    if state["fired"]:  # the limit passed, but its exception was dropped (in a finalizer) or came too late
+        raise _timed_out(start, time_limit)
+    return result
+
+
+#: seconds between two deliveries of the time limit's exception, while the input still runs
+_REFIRE_S = 0.05
+
+
+def _timed_out(start, time_limit):
+    return TimeoutError(f"stopped after {time.perf_counter() - start:.3g} s: the time limit is {time_limit:g} s "
+                        "per input (time_limit=, --time-limit on the command line); this input is left "
+                        "unfinished, a rerun tries it again")
 
 
 def _check_time_limit(time_limit):

@@ -125,6 +125,7 @@ def test_batch_rerun_with_other_options_or_model_stops_and_no_resume_recomputes(
     assert "model.weights_sha1: " in one_line_error(capsys, "detect")
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # a limit landing in a finalizer
 def test_time_limit_reports_the_file_failed(multi_files, tiny_model, tmp_path, capsys):
     sci, _ = multi_files
     status = main(["-q", "detect", *map(str, sci), "--hdu", "SCI", "--output-dir", str(tmp_path / "o"), "--model",
