@@ -1,6 +1,9 @@
-"""Radio or optical/IR: what kind of image `detect_sources` is given, decided from its header."""
+"""Radio or optical/IR: what kind of image `detect_sources` is given, decided from its header (or pixels)."""
 
+import math
 import re
+
+import numpy as np
 
 __all__ = []
 
@@ -44,8 +47,40 @@ def _check_kind(kind):
     return kind
 
 
-def _resolve_kind(kind, header, beam_in_header):
-    """``(kind, reason)``: ``kind`` as given, else decided from the header (radio when nothing decides)."""
+#: the sky level, in robust standard deviations above zero, above which pixels say optical/IR (`_kind_from_pixels`)
+_SKY_LEVEL_SIGMA = 3.0
+#: pixels sampled for it (a regular grid of rows and columns)
+_SAMPLE_PIXELS = 2 ** 20
+
+
+def _kind_from_pixels(data, mask=None):
+    """``(kind, reason)`` from the pixels where the header says nothing, or None where they do not decide.
+
+    Integer pixels are counts (a photographic plate, a CCD/IR detector: radio maps are floating point), and a
+    background far above zero is sky (an interferometer's map has zero mean and a single-dish one is
+    baseline-subtracted); a sky-subtracted optical image decides nothing and stays radio.
+    """
+    if np.issubdtype(np.asarray(data[:1, :1]).dtype, np.integer):
+        return "optical", f"no header keyword decides; its pixels are integers ({data.dtype}: counts)"
+    step = max(1, int(math.ceil(math.sqrt(data.shape[0] * data.shape[1] / _SAMPLE_PIXELS))))
+    sample = np.asarray(data[::step, ::step], dtype=np.float64)
+    ok = np.isfinite(sample)
+    if mask is not None:
+        ok &= ~np.asarray(mask[::step, ::step], dtype=bool)
+    values = sample[ok]
+    if values.size < 100:
+        return None
+    median = float(np.median(values))
+    spread = 1.4826 * float(np.median(np.abs(values - median)))
+    if spread > 0 and median > _SKY_LEVEL_SIGMA * spread:
+        return "optical", (f"no header keyword decides; its background is {median / spread:.3g} sigma above zero "
+                           "(sky)")
+    return None
+
+
+def _resolve_kind(kind, header, beam_in_header, pixels=None):
+    """``(kind, reason)``: ``kind`` as given, else decided from the header, else from ``pixels`` (``(data,
+    mask)``, `_kind_from_pixels`), else radio."""
     if _check_kind(kind) != "auto":
         return kind, "given (kind=...)"
     header = header if header is not None else {}
@@ -71,4 +106,7 @@ def _resolve_kind(kind, header, beam_in_header):
     key = next((k for k in _OPTICAL_KEYS if k in header), None)
     if key:
         return "optical", f"the header has {key}"
+    decided = _kind_from_pixels(*pixels) if pixels is not None else None
+    if decided is not None:
+        return decided
     return "radio", "no header keyword decides (no BUNIT, beam, spectral axis or telescope); the default"

@@ -208,11 +208,12 @@ def _catalog(det, img, boxes, scores, labels, peaks, peak_snr, meta, measured=No
 
 
 def _image_kind(img, kind):
-    """``(kind, reason)``: 'radio' or 'optical', as given or decided from the image header."""
+    """``(kind, reason)``: 'radio' or 'optical', as given or decided from the image header or pixels."""
     from ..io import read_beam
 
     header = img.meta if img.meta is not None else None
-    return _resolve_kind(kind, header, header is not None and read_beam(header) is not None)
+    return _resolve_kind(kind, header, header is not None and read_beam(header) is not None,
+                         pixels=(img.data, img.mask))
 
 
 def _image_scale(img, beam, beam_range):

@@ -44,6 +44,27 @@ def test_kind_from_header():
         _resolve_kind("infrared", fits.Header(), False)
 
 
+def test_kind_from_pixels_where_the_header_says_nothing():
+    """A sky background (SkyView's DSS cutouts carry no telescope keyword) or integer counts say optical; a
+    zero-mean map says nothing and stays radio; any header keyword still comes first."""
+    from astrofmx.datasets import simulate_optical_field
+
+    optical = simulate_optical_field((128, 128), seed=2).data
+    radio = _field((6.0, 6.0), shape=(128, 128)).data
+    kind, reason = _resolve_kind("auto", fits.Header(), False, pixels=(optical, None))
+    assert kind == "optical" and "sigma above zero (sky)" in reason
+    kind, reason = _resolve_kind("auto", fits.Header(), False, pixels=(np.round(optical).astype(np.int16), None))
+    assert kind == "optical" and "integers (int16" in reason
+    assert _resolve_kind("auto", fits.Header(), False, pixels=(radio, None))[0] == "radio"
+    subtracted = optical - np.median(optical)
+    assert _resolve_kind("auto", fits.Header(), False, pixels=(subtracted, None))[0] == "radio"
+    nan_sky = np.where(np.arange(128)[None] < 100, np.nan, optical)  # few valid pixels: still read
+    assert _resolve_kind("auto", fits.Header(), False, pixels=(nan_sky, None))[0] == "optical"
+    assert _resolve_kind("auto", fits.Header({"BUNIT": "JY/BEAM"}), False, pixels=(optical, None))[0] == "radio"
+    cat = detect_sources(optical, progress_bar=False)  # a bare array: the pixels decide
+    assert cat.meta["kind"] == "optical" and "sky" in cat.meta["kind_reason"]
+
+
 def test_beam_in_pixels_and_factor():
     field = _field((16.2, 7.35), pa=30.0, n_sources=0)
     img = load_image((field.data, field.header))
