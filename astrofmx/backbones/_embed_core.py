@@ -6,7 +6,7 @@ import logging
 import numpy as np
 
 from astrofmx.utils import atomic_write, autocast, get_cache_dir, progress_bar as _progress_bar
-from astrofmx.utils import resolve_device, resolve_precision
+from astrofmx.utils import resolve_device, resolve_precision, tune_cpu_allocator
 
 from ._base import Backbone
 from ._embed_inputs import _as_items, _batches, _default_id, _resolve_workers
@@ -60,6 +60,8 @@ def _embed_images(images, *, backbone="msn", weights="pretrained", batch_size="a
     model, dev = _resolve_model(backbone, weights=weights, device=device, cache_dir=cache_dir, pooling=pooling,
                                 progress_bar=progress_bar)
     prec = resolve_precision(precision, dev)
+    if dev.type == "cpu":
+        tune_cpu_allocator()  # batches of activations reuse heap memory, not fresh zeroed pages
     was_training = model.training
     model.eval()
     try:

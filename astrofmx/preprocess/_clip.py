@@ -174,3 +174,67 @@ def _run_median_std(x, lo, hi):
         mean = s1 / count
         var = np.maximum(s2 / count - mean * mean, 0.0)
     return median, np.where(full, np.sqrt(var), np.nan)
+
+
+def clipped_median_std_1d(values, sigma=3.0, maxiters=10):
+    """Median and standard deviation of finite values after sigma clipping about the median with the MAD std,
+    as ``astropy.stats.sigma_clipped_stats(values, sigma=sigma, maxiters=maxiters, stdfunc='mad_std')`` (no axis).
+
+    Like `clipped_median_std` (one sort, each clipped set a run of it) but with `numpy.searchsorted`.
+    The row version's vectorized bisections cost a few numpy calls per step, which for a single row (the
+    global statistics of one image, `~astrofmx.backbones.embed`'s cutouts) is 5 ms where astropy takes 1.6;
+    here each clip is two binary searches in C and each MAD a median of the run's distances. Without an axis,
+    astropy keeps the values of the last iteration (nested clips), not the final bounds applied to all.
+
+    Parameters
+    ----------
+    values : `~numpy.ndarray`
+        1-D float32 or float64 finite values (sorted in place, not copied).
+    sigma, maxiters
+        As `clipped_median_std`.
+
+    Returns
+    -------
+    median, std : float
+        NaN for no values.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astrofmx.preprocess._clip import clipped_median_std_1d
+    >>> x = np.random.default_rng(0).normal(10.0, 2.0, 1000)
+    >>> x[:20] = 1e6
+    >>> [round(v) for v in clipped_median_std_1d(x)]
+    [10, 2]
+    """
+    x = values
+    x.sort()
+    if x.size == 0:
+        return float("nan"), float("nan")
+    lo, hi, lower, upper, iteration = 0, x.size, -np.inf, np.inf, 0
+    while hi > lo:
+        run = x[lo:hi]
+        centre = _sorted_median(run)
+        spread = np.median(np.abs(run - centre)) * _MAD_TO_STD
+        lower, upper = centre - sigma * spread, centre + sigma * spread
+        new_lo = lo + int(np.searchsorted(run, lower, side="left"))
+        new_hi = lo + int(np.searchsorted(run, upper, side="right"))
+        iteration += 1
+        if (new_lo, new_hi) == (lo, hi) or (maxiters is not None and iteration >= maxiters):
+            lo, hi = new_lo, new_hi
+            break
+        lo, hi = new_lo, new_hi
+    # the values the iterations kept, nested (astropy without an axis; along an axis it masks the whole row
+    # with the final bounds, as `clipped_median_std` does: the two differ where the bounds widen again)
+    if hi <= lo:
+        return float("nan"), float("nan")
+    run = x[lo:hi]
+    median = float(_sorted_median(run))
+    d = run.astype(np.float64) - median  # about the median (precision), then the spread about the mean
+    return median, float(np.sqrt(max(float(np.mean(d * d)) - float(np.mean(d)) ** 2, 0.0)))
+
+
+def _sorted_median(run):
+    """`numpy.median` of a sorted 1-D array, by index (the mean of the two middles in its dtype, as numpy)."""
+    k = run.size // 2
+    return run[k] if run.size % 2 else run[k - 1:k + 1].mean()
