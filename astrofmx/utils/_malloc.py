@@ -45,7 +45,8 @@ def tune_cpu_allocator():
     batch after batch are reused from the heap instead of being mapped and
     zeroed afresh each time (see the module docstring for the measurement).
     The process then keeps up to that much freed memory for reuse. This is
-    done by `~astrofmx.detect_sources` on CPU; it does nothing where the C
+    done by `~astrofmx.detect_sources` and `~astrofmx.backbones.embed` on
+    CPU; it does nothing where the C
     library is not glibc, or when the environment variable
     ``ASTROFMX_MALLOC_TUNING`` is ``0``.
 
