@@ -116,7 +116,8 @@ def detect_sources(image, *, model=None, backbone=None, tile_size=None, overlap=
         The kind of image, which picks the default detector (today one model
         serves both). 'auto' decides from the header (BUNIT such as Jy/beam,
         a beam, a frequency axis, TELESCOP/INSTRUME, optical keywords such as
-        FILTER or EXPTIME); ``meta["kind"]`` and ``meta["kind_reason"]``
+        FILTER or EXPTIME), else from the pixels (integers, or a sky
+        background well above zero, say optical); ``meta["kind"]`` and ``meta["kind_reason"]``
         record the choice. The kind also picks the measured position
         (``meta["centroid"]``): a quadratic fit to the peak for radio images
         (what Gaussian-fitting radio finders report), the flux-weighted
@@ -143,7 +144,8 @@ def detect_sources(image, *, model=None, backbone=None, tile_size=None, overlap=
     ValueError
         Empty or all-NaN image, tiles smaller than a backbone patch, bad
         thresholds, an unknown ``kind``, a beam angle without a celestial
-        WCS, or no detector.
+        WCS, a beam too small to upsample (x6 at most) or wider than the
+        image, or no detector.
     TypeError
         If ``model`` is neither a detector nor a path, ``beam`` is of an
         unknown type, or ``image`` is a list (use `detect_survey`).
