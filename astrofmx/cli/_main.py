@@ -59,6 +59,9 @@ def main(argv=None):
         except UsageError as exc:
             print(f"astrofmx {args.command}: error: {one_line(exc)}", file=sys.stderr)
             status = 2
+        except BrokenPipeError:  # the reader of stdout has gone (`astrofmx ... | head`): stop quietly
+            _silence_stdout()
+            return 1
         except Exception as exc:
             if not is_runtime_error(exc):
                 raise  # a bug: keep the traceback
@@ -67,3 +70,15 @@ def main(argv=None):
     for w in caught:
         print(f"astrofmx {args.command}: warning: {one_line(w.message)}", file=sys.stderr)
     return status
+
+
+def _silence_stdout():
+    """Point stdout at /dev/null, so that the interpreter's flush at exit does not fail on the closed pipe again
+    (what the Python documentation advises for SIGPIPE)."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (captured in tests)
+        pass

@@ -81,3 +81,19 @@ def test_library_warning_is_one_line(tiny_model, sim_file, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("astrofmx detect: warning: no sources")
     assert len(read_catalog(out)) == 0
+
+
+def test_closed_stdout_pipe_stops_quietly():
+    """``astrofmx backbones | head -0``: the reader is gone before anything is printed; exit 1 and no
+    BrokenPipeError traceback (one was printed before), nor one at the interpreter's exit."""
+    import os
+
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        result = subprocess.run([sys.executable, "-c", "import sys\nfrom astrofmx.cli import main\n"
+                                 "sys.exit(main(['backbones']))"], stdout=write, stderr=subprocess.PIPE, text=True,
+                                timeout=120)
+    finally:
+        os.close(write)
+    assert result.returncode == 1 and "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr
