@@ -56,6 +56,7 @@ def main(argv=None):
         warnings.simplefilter("default")
         try:
             args.func(args)
+            sys.stdout.flush()  # a closed pipe fails here, not in the interpreter's flush at exit
         except UsageError as exc:
             print(f"astrofmx {args.command}: error: {one_line(exc)}", file=sys.stderr)
             status = 2
