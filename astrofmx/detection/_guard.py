@@ -2,7 +2,6 @@
 the image, memory checked before the model input is allocated."""
 
 import logging
-import os
 
 import numpy as np
 
@@ -95,17 +94,9 @@ def _available_bytes(dev):
             return int(torch.cuda.mem_get_info(dev)[0])
         except Exception:  # pragma: no cover - driver without the query
             return None
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - platforms without sysconf
-        return None
+    from ..utils import available_memory
+
+    return available_memory()
 
 
 def _check_memory(dev, tile_size, upscale, batch_size=1, *, auto=False, available=None):

@@ -30,12 +30,13 @@ def available_cores():
 
 
 def available_memory():
-    """The memory the system can give this process now (``MemAvailable`` of ``/proc/meminfo``), in bytes.
+    """The memory the system can give this process now, in bytes: ``MemAvailable`` of ``/proc/meminfo``
+    (Linux), else the free physical pages that ``os.sysconf`` reports.
 
     Returns
     -------
     n : int or None
-        Bytes, or None where it cannot be read (not Linux).
+        Bytes, or None where neither can be read.
 
     Examples
     --------
@@ -51,7 +52,10 @@ def available_memory():
                     return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         pass
-    return None
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - platforms without sysconf
+        return None
 
 
 def get_meta():
