@@ -67,8 +67,11 @@ def _odd(n):
 
 
 def _as_arrays(data, mask, max_size):
-    """``(float32 data, bad-pixel mask)``: at most ``max_size`` square from the centre of the image, scaled
-    by a power of two so that its brightest pixel lies in [1, 2) (the PSF's shape does not depend on it)."""
+    """``(float32 data, bad-pixel mask)``: at most ``max_size`` square from the centre of the image, through
+    its `~astrofmx.preprocess.PixelScale` (a power of two near the noise, as every astrofmx step reads pixels),
+    so that images at any intensity scale, 1e-300 or near FLT_MAX, give the same PSF."""
+    from ..preprocess import PixelScale
+
     if hasattr(data, "data") and hasattr(data, "mask") and not isinstance(data, np.ndarray):  # NDData
         mask = data.mask if mask is None else mask
         data = data.data
@@ -77,17 +80,14 @@ def _as_arrays(data, mask, max_size):
     ny, nx = data.shape
     y0, x0 = max(0, (ny - max_size) // 2), max(0, (nx - max_size) // 2)
     window = (slice(y0, y0 + max_size), slice(x0, x0 + max_size))
-    arr = np.asarray(data[window], dtype=np.float64)  # a memory-mapped image is read only here
-    bad = ~np.isfinite(arr)
-    if not bad.all():  # by a power of two to peak 1 (exact): any intensity scale, 1e-300 or FLT_MAX, alike
-        peak = float(np.abs(arr[~bad]).max())
-        if peak > 0:
-            arr *= 2.0 ** -math.floor(math.log2(peak))
-    arr = arr.astype(np.float32)
+    stored = np.asarray(data[window])  # a memory-mapped image is read only here
     if mask is not None:
         mask = np.asarray(mask[window] if np.shape(mask) == (ny, nx) else mask, dtype=bool)
-        if mask.shape != arr.shape:
+        if mask.shape != stored.shape:
             raise ValueError(f"mask must have the shape of data {data.shape}, got {np.shape(mask)}")
+    arr = PixelScale.from_data(stored, mask).apply(stored)
+    bad = ~np.isfinite(arr)
+    if mask is not None:
         bad |= mask
     return arr, bad
 
