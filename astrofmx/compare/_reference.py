@@ -37,9 +37,9 @@ def _read_table(source):
         raise FileNotFoundError(f"reference catalog {path!r} does not exist")
     try:
         return _read_file(path)
+    except (FileNotFoundError, PermissionError, IsADirectoryError):
+        raise
     except (OSError, ValueError, TypeError, IndexError, UnicodeDecodeError) as exc:
-        if isinstance(exc, (FileNotFoundError, PermissionError, IsADirectoryError)):
-            raise
         raise ValueError(f"reference catalog {path!r} cannot be read as a table ({type(exc).__name__}: "
                          f"{str(exc).splitlines()[0] if str(exc) else 'no detail'}); give a FITS, VOTable, ECSV or "
                          "CSV table, or a SExtractor/ASCII catalog, with sky or pixel positions") from None

@@ -4,6 +4,7 @@ import math
 import re
 
 import numpy as np
+from astropy.stats import mad_std
 
 __all__ = []
 
@@ -70,8 +71,7 @@ def _kind_from_pixels(data, mask=None):
     values = sample[ok]
     if values.size < 100:
         return None
-    median = float(np.median(values))
-    spread = 1.4826 * float(np.median(np.abs(values - median)))
+    median, spread = float(np.median(values)), float(mad_std(values))
     if spread > 0 and median > _SKY_LEVEL_SIGMA * spread:
         return "optical", (f"no header keyword decides; its background is {median / spread:.3g} sigma above zero "
                            "(sky)")

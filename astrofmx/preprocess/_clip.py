@@ -220,10 +220,10 @@ def clipped_median_std_1d(values, sigma=3.0, maxiters=10):
         new_lo = lo + int(np.searchsorted(run, lower, side="left"))
         new_hi = lo + int(np.searchsorted(run, upper, side="right"))
         iteration += 1
-        if (new_lo, new_hi) == (lo, hi) or (maxiters is not None and iteration >= maxiters):
-            lo, hi = new_lo, new_hi
-            break
+        unchanged = (new_lo, new_hi) == (lo, hi)
         lo, hi = new_lo, new_hi
+        if unchanged or (maxiters is not None and iteration >= maxiters):
+            break
     # the values the iterations kept, nested (astropy without an axis; along an axis it masks the whole row
     # with the final bounds, as `clipped_median_std` does: the two differ where the bounds widen again)
     if hi <= lo:
