@@ -270,4 +270,5 @@ def time_limit_arg(text):
 
 
 positive_int = _bounded(int, "a positive integer", 1)
+non_negative_int = _bounded(int, "an integer >= 0", 0)
 fraction = _bounded(float, "a number in [0, 1]", 0.0, 1.0)

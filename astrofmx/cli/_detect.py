@@ -4,7 +4,7 @@ from pathlib import Path
 
 from ._common import (USER_ERRORS, UsageError, add_command, add_image_flags, add_output_flags, batch_size_arg,
                       check_outputs, device_arg, expand_paths, fraction, image_options, one_line, parallel_arg,
-                      positive_int, print_table, read_image, require, time_limit_arg)
+                      non_negative_int, positive_int, print_table, read_image, require, time_limit_arg)
 
 __all__ = []
 
@@ -28,7 +28,7 @@ def add_parser(sub, parents):
     p.add_argument("--regions", help="DS9 region file to write (.reg)")
     p.add_argument("--plot", help="overlay PNG to write")
     p.add_argument("--tile-size", type=positive_int, help="tile side in pixels (default: the detector's)")
-    p.add_argument("--overlap", type=int, help="tile overlap in pixels (default: the detector's "
+    p.add_argument("--overlap", type=non_negative_int, help="tile overlap in pixels (default: the detector's "
                    "inference_overlap, 64 for the embedded default, else a quarter of the tile)")
     p.add_argument("--score-threshold", type=fraction, default=None,
                    help="minimum score (default: the detector's own, 0.5 if it has none)")
@@ -119,6 +119,8 @@ def _check(images, args):
         if not args.backbone.startswith("timm:") and args.backbone not in list_backbones():
             raise UsageError(f"unknown backbone {args.backbone!r}: give one of {list_backbones()} (see "
                              "'astrofmx backbones') or timm:<model name>, or a detector with --model PATH")
+    if args.tile_size is not None and args.overlap is not None and args.overlap >= args.tile_size:
+        raise UsageError(f"--overlap {args.overlap} must be smaller than --tile-size {args.tile_size}")
     batch = len(images) > 1 or args.output_dir is not None
     if batch:
         if args.output_dir is None:

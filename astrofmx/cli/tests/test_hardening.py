@@ -239,6 +239,8 @@ def test_train_detector_saves_the_model_once(tmp_path, monkeypatch):
     (["preview", "missing.fits"], 2),
     (["detect", "SIM", "--device", "tpu"], 2),  # it loaded torch and the detector first (8 s) before
     (["embed", "SIM", "--backbone", "resnet18", "--device", "gpu0", "-o", "f.npy"], 2),
+    (["detect", "SIM", "--overlap", "-3"], 2),
+    (["detect", "SIM", "--tile-size", "100", "--overlap", "100"], 2),  # both loaded the detector first (6 s)
 ])
 def test_listing_and_usage_errors_import_no_torch(argv, status, sim_file, tmp_path):
     second = tmp_path / "sim2.fits"
