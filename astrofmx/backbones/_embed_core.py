@@ -145,8 +145,8 @@ def _run(model, items, n_items, dev, prec, opts, *, track_ids):
     try:
         with torch.inference_mode(), autocast(dev, prec):
             for batch in _batches(tracked(items) if workers == 0 else items, model.spec, opts.normalizer,
-                                  batch_size, workers):
-                x = torch.stack(batch)
+                                  batch_size, workers, channels_last=cnn):
+                x = batch if isinstance(batch, torch.Tensor) else torch.stack(batch)
                 x = x.pin_memory().to(dev, non_blocking=True) if dev.type == "cuda" else x.to(dev)
                 if cnn:
                     x = x.contiguous(memory_format=torch.channels_last)

@@ -4,6 +4,7 @@ from ._beam import *  # noqa: F401, F403
 from ._catalog import *  # noqa: F401, F403
 from ._columns import *  # noqa: F401, F403
 from ._export import *  # noqa: F401, F403
+from ._cutouts import *  # noqa: F401, F403
 from ._fits import *  # noqa: F401, F403
 from ._header import *  # noqa: F401, F403
 from ._pixels import *  # noqa: F401, F403

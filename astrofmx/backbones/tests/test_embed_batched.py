@@ -7,7 +7,7 @@ from astropy.io import fits
 from astropy.nddata import NDData
 
 from astrofmx.backbones import get_backbone_spec
-from astrofmx.backbones._embed_inputs import _preprocess_many, _read_path
+from astrofmx.backbones._embed_inputs import _preprocess_many
 from astrofmx.io import load_image
 from astrofmx.preprocess import to_model_input
 
@@ -34,15 +34,6 @@ def fits_files(tmp_path):
     return paths
 
 
-def test_fits_read_without_wcs_equals_load_image(fits_files):
-    for path in fits_files:
-        data, mask = _read_path(path)
-        ref = load_image(path)
-        np.testing.assert_array_equal(data, ref.data)
-        assert data.dtype == ref.data.dtype
-        np.testing.assert_array_equal(mask, ref.mask)
-
-
 @pytest.mark.parametrize("name", ["resnet18", "msn"])
 def test_batched_preprocessing_is_exact(fits_files, name):
     spec = get_backbone_spec(name)
@@ -58,4 +49,22 @@ def test_batched_preprocessing_is_exact(fits_files, name):
                                  normalizer="radio", size=spec.input_size, mean=spec.mean, std=spec.std,
                                  channels=3)
         assert tensor.shape == ref.shape and tensor.dtype == torch.float32
+        assert torch.equal(tensor, ref)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_one_shape_chunk_is_one_batch_tensor(fits_files, channels_last):
+    """Cutouts of one shape come out as one (N, 3, S, S) batch, channels-last for a CNN, with the values of
+    `to_model_input` image by image."""
+    from astrofmx.backbones._embed_inputs import _preprocess_chunk
+
+    spec = get_backbone_spec("resnet18")
+    items = [p for p in fits_files if "float" in p.name]
+    batch = _preprocess_chunk(items, spec, "radio", channels_last=channels_last)
+    assert isinstance(batch, torch.Tensor) and batch.shape == (len(items), 3, 224, 224)
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    assert batch.is_contiguous(memory_format=memory_format)
+    for item, tensor in zip(items, batch):
+        ref = to_model_input(load_image(item), normalizer="radio", size=spec.input_size, mean=spec.mean,
+                             std=spec.std, channels=3)
         assert torch.equal(tensor, ref)
