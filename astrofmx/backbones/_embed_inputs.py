@@ -208,6 +208,7 @@ def _prepared(items, spec, normalizer, batch_size, channels_last):
 
 
 def _ready(prepared, batch_size):
+    """The batches of one prepared chunk: the chunk's batch tensor, or its tensors regrouped by shape."""
     if isinstance(prepared, list):
         yield from _group(prepared, batch_size)
     else:
