@@ -172,7 +172,7 @@ def measure_sources(image, boxes, *, mask=None, background=None, rms=None, beam=
         background, rms = _map("background", background, data.shape, unit), _map("rms", rms, data.shape, unit)
         invalid = invalid | ~(np.isfinite(rms) & (rms > 0)) | ~np.isfinite(background)
         sub = np.where(invalid, np.float32(0), data - background)
-    values, peak_err = _measure_all(sub, rms, invalid, boxes, n_sigma, flux_method)
+    values, peak_err = _measure_all(sub, rms, invalid, boxes, n_sigma, flux_method, quad=centroid == "quad")
     meta = {"measure": {"n_sigma": float(n_sigma), "centroid": centroid, "flux_method": flux_method,
                         "box_size": box_size, "beam_area_pix": beam_area}}
     if beam is not None:
@@ -193,7 +193,7 @@ def _check_options(n_sigma, box_size, centroid, flux_method):
         raise ValueError(f"flux_method must be one of {_FLUX_METHODS}, got {flux_method!r}")
 
 
-def _measure_all(sub, rms, invalid, boxes, n_sigma, flux_method):
+def _measure_all(sub, rms, invalid, boxes, n_sigma, flux_method, quad=True):
     """Measurements of every box (dict of arrays) and the rms at each box's peak."""
     n = len(boxes)
     if n == 0:
@@ -202,7 +202,7 @@ def _measure_all(sub, rms, invalid, boxes, n_sigma, flux_method):
     work = np.where(invalid, np.float32(-np.inf), sub)
     above = ~invalid & (sub > np.float32(n_sigma) * rms)
     footprints = _find_footprints(work, above, ranges, _inner_ranges(ranges))
-    values = _measure_layers(sub, rms, invalid, footprints, ranges, kron=flux_method == "kron")
+    values = _measure_layers(sub, rms, invalid, footprints, ranges, kron=flux_method == "kron", quad=quad)
     logger.debug("measured %d boxes, %d with a footprint, in %d layers", n, int((footprints.layer >= 0).sum()),
                  len(footprints.layers))
     none = footprints.layer < 0
