@@ -86,12 +86,6 @@ def _preprocess(item, spec, normalizer):
     return to_model_input(item, size=spec.input_size, mean=spec.mean, std=spec.std, channels=3, **kwargs)
 
 
-def _preprocess_many(items, spec, normalizer):
-    """Several images -> a list of (C, H, W) tensors, as `_preprocess` makes them one by one."""
-    prepared = _preprocess_chunk(items, spec, normalizer)
-    return list(prepared)
-
-
 def _preprocess_chunk(items, spec, normalizer, channels_last=False):
     """Several images -> one ``(N, C, H, W)`` batch tensor when they share a shape, else a list of (C, H, W)
     tensors; the values are exactly those of `_preprocess`, image by image.

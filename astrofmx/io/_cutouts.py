@@ -29,10 +29,8 @@ def _plain_primary(path):
             head = f.read(_BLOCK)
             if not head.startswith(b"SIMPLE  =") or len(head) < _BLOCK:
                 return None
-            cards, end = {}, False
-            blocks = [head]
+            cards, end, block, n_blocks = {}, False, head, 1
             while not end:
-                block = blocks[-1]
                 for i in range(0, _BLOCK, _CARD):
                     card = block[i:i + _CARD]
                     key = card[:8].rstrip()
@@ -42,10 +40,10 @@ def _plain_primary(path):
                     if card[8:10] == b"= ":
                         cards[key.decode("ascii", "replace")] = card[10:].split(b"/", 1)[0].strip()
                 if not end:
-                    if len(blocks) >= _MAX_HEADER_BLOCKS:
+                    if n_blocks >= _MAX_HEADER_BLOCKS:
                         return None
-                    blocks.append(f.read(_BLOCK))
-                    if len(blocks[-1]) < _BLOCK:
+                    block, n_blocks = f.read(_BLOCK), n_blocks + 1
+                    if len(block) < _BLOCK:
                         return None
             if cards.get("SIMPLE") != b"T" or _NOT_PLAIN.intersection(cards) or cards.get("NAXIS") != b"2":
                 return None
@@ -55,7 +53,7 @@ def _plain_primary(path):
                 return None
             nbytes = nx * ny * np.dtype(dtype).itemsize
             padded = -(-nbytes // _BLOCK) * _BLOCK
-            if os.fstat(f.fileno()).st_size != len(blocks) * _BLOCK + padded:  # extensions, or truncated
+            if os.fstat(f.fileno()).st_size != n_blocks * _BLOCK + padded:  # extensions, or truncated
                 return None
             buffer = bytearray(nbytes)
             if f.readinto(buffer) != nbytes:

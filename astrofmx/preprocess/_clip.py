@@ -183,8 +183,9 @@ def clipped_median_std_1d(values, sigma=3.0, maxiters=10):
     Like `clipped_median_std` (one sort, each clipped set a run of it) but with `numpy.searchsorted`.
     The row version's vectorized bisections cost a few numpy calls per step, which for a single row (the
     global statistics of one image, `~astrofmx.backbones.embed`'s cutouts) is 5 ms where astropy takes 1.6;
-    here each clip is two binary searches in C and each MAD a median of the run's distances. Without an axis,
-    astropy keeps the values of the last iteration (nested clips), not the final bounds applied to all.
+    here each clip is two binary searches in C and each MAD is selected from the sorted run
+    (`_sorted_abs_median`). Without an axis, astropy keeps the values of the last iteration (nested clips),
+    not the final bounds applied to all.
 
     Parameters
     ----------
@@ -253,7 +254,11 @@ def _sorted_abs_median(run, centre):
 
 
 def _kth_distance_1d(run, centre, m, k):
-    """The k-th smallest (0-based) of ``abs(run - centre)``, for a sorted run with ``run[:m] < centre``."""
+    """The k-th smallest (0-based) of ``abs(run - centre)``, for a sorted run with ``run[:m] < centre``.
+
+    The bisection of `_kth_distance` on one run, in scalars: the row version's numpy calls on whole arrays
+    at every step cost more than the search itself for a single run.
+    """
     n = run.size
     lo, hi = max(0, k + 1 - (n - m)), min(k + 1, m)
     while lo < hi:  # i distances taken from the left of the centre, k + 1 - i from the right

@@ -7,7 +7,7 @@ from astropy.io import fits
 from astropy.nddata import NDData
 
 from astrofmx.backbones import get_backbone_spec
-from astrofmx.backbones._embed_inputs import _preprocess_many
+from astrofmx.backbones._embed_inputs import _preprocess_chunk
 from astrofmx.io import load_image
 from astrofmx.preprocess import to_model_input
 
@@ -40,7 +40,7 @@ def test_batched_preprocessing_is_exact(fits_files, name):
     rng = np.random.default_rng(1)
     items = list(fits_files) + [rng.normal(size=(24, 30)).astype(np.float32), NDData(rng.normal(size=(40, 40))),
                                 torch.zeros(3, 8, 8), rng.normal(size=(3, 20, 20)).astype(np.float32)]
-    got = _preprocess_many(items, spec, "radio")
+    got = list(_preprocess_chunk(items, spec, "radio"))
     for item, tensor in zip(items, got):
         if isinstance(item, torch.Tensor):
             ref = item
@@ -56,8 +56,6 @@ def test_batched_preprocessing_is_exact(fits_files, name):
 def test_one_shape_chunk_is_one_batch_tensor(fits_files, channels_last):
     """Cutouts of one shape come out as one (N, 3, S, S) batch, channels-last for a CNN, with the values of
     `to_model_input` image by image."""
-    from astrofmx.backbones._embed_inputs import _preprocess_chunk
-
     spec = get_backbone_spec("resnet18")
     items = [p for p in fits_files if "float" in p.name]
     batch = _preprocess_chunk(items, spec, "radio", channels_last=channels_last)
