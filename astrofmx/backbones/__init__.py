@@ -19,7 +19,7 @@ from ._registry import *  # noqa: F401, F403
 from ._spec import *  # noqa: F401, F403
 
 # modules that import torch when imported: loaded on first access of a name they define (PEP 562)
-_TORCH_MODULES = ("_base", "_cnn", "_embed", "_embed_survey", "_vit")
+_TORCH_MODULES = ("_base", "_cnn", "_embed", "_embed_survey", "_fuse", "_vit")
 
 
 def _load_torch_modules():

@@ -6,11 +6,12 @@ import logging
 import numpy as np
 
 from astrofmx.utils import atomic_write, autocast, get_cache_dir, progress_bar as _progress_bar
-from astrofmx.utils import resolve_device, resolve_precision, tune_cpu_allocator
+from astrofmx.utils import prefetch_helps, resolve_device, resolve_precision, tune_cpu_allocator
 
 from ._base import Backbone
 from ._embed_inputs import _as_items, _batches, _default_id, _resolve_workers
 from ._embed_store import _cache_key, _check_output, _write_output
+from ._fuse import inference_copy
 
 __all__ = []
 
@@ -127,8 +128,8 @@ def _run(model, items, n_items, dev, prec, opts, *, track_ids):
     import torch
 
     cnn = model.spec.arch in ("resnet", "timm")
-    if cnn:  # faster convolutions on CPU and GPU; values are unchanged
-        model.to(memory_format=torch.channels_last)
+    if cnn:  # batch norms folded, channels-last: faster on CPU and GPU, the same features (`inference_copy`)
+        model = inference_copy(model)
     batch_size = _auto_batch_size(opts.batch_size, model, dev, prec, opts.pooling)
     workers = _resolve_workers(opts.num_workers, items, dev)
     default_ids = [] if workers == 0 else [_default_id(it, i) for i, it in enumerate(items)]
@@ -145,7 +146,7 @@ def _run(model, items, n_items, dev, prec, opts, *, track_ids):
     try:
         with torch.inference_mode(), autocast(dev, prec):
             for batch in _batches(tracked(items) if workers == 0 else items, model.spec, opts.normalizer,
-                                  batch_size, workers, channels_last=cnn):
+                                  batch_size, workers, channels_last=cnn, prefetch=prefetch_helps(dev)):
                 x = batch if isinstance(batch, torch.Tensor) else torch.stack(batch)
                 x = x.pin_memory().to(dev, non_blocking=True) if dev.type == "cuda" else x.to(dev)
                 if cnn:

@@ -3,7 +3,7 @@
 Two rewrites, both exact up to float rounding:
 
 - every batch norm that directly follows a convolution is folded into it
-  (`torch.nn.utils.fusion.fuse_conv_bn_eval`), so that inference runs no
+  (`astrofmx.backbones.fold_batch_norms`), so that inference runs no
   batch-norm kernels;
 - the backbone and pyramid run in channels-last memory format, where oneDNN's
   convolutions and max-pooling are vectorized over channels (max-pooling of
@@ -20,8 +20,8 @@ import logging
 import weakref
 
 import torch
-from torch import nn
-from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+from ..backbones import fold_batch_norms
 
 __all__ = []
 
@@ -29,32 +29,6 @@ logger = logging.getLogger(__name__)
 
 #: largest relative difference (to each level's largest absolute value) accepted between the two
 _TOLERANCE = 1e-3
-
-
-def _fold_pair(parent, conv_name, bn_name):
-    conv, bn = getattr(parent, conv_name), getattr(parent, bn_name)
-    if not (isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d)
-            and conv.out_channels == bn.num_features and bn.track_running_stats):
-        return 0
-    setattr(parent, conv_name, fuse_conv_bn_eval(conv, bn))
-    setattr(parent, bn_name, nn.Identity())
-    return 1
-
-
-def _fold_batch_norms(module):
-    """Fold, in place, each ``BatchNorm2d`` that follows a ``Conv2d``: adjacent in an ``nn.Sequential``,
-    or siblings named ``convN`` / ``bnN`` (torchvision's and timm's ResNet stems and blocks). The number
-    folded."""
-    n = 0
-    for parent in list(module.modules()):
-        names = [name for name, _ in parent.named_children()]
-        if isinstance(parent, nn.Sequential):
-            n += sum(_fold_pair(parent, a, b) for a, b in zip(names, names[1:]))
-            continue
-        for name in names:
-            if name.startswith("bn") and "conv" + name[2:] in names:
-                n += _fold_pair(parent, "conv" + name[2:], name)
-    return n
 
 
 def _agree(reference, candidate):
@@ -72,7 +46,7 @@ def _fast_pyramid(pyramid, probe_size=64):
     if getattr(pyramid, "kind", None) != "fpn":
         return pyramid
     fast = copy.deepcopy(pyramid).eval()
-    n = _fold_batch_norms(fast.body)
+    n = fold_batch_norms(fast.body)
     fast.to(memory_format=torch.channels_last)
     fast.channels_last = True
     fast.dtype_source = weakref.ref(pyramid)

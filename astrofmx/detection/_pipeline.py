@@ -105,20 +105,13 @@ _PREFETCH = "auto"
 
 
 def _use_prefetch(dev):
-    """Whether tiles are prepared in a thread: always where ``_PREFETCH`` says so; for 'auto', on a GPU (the
-    CPU is free while it runs) or where torch leaves a CPU core idle.
-
-    On a CPU whose every core runs torch's threads the thread only competes with them: measured on 2 cores
-    (2 threads, 4096 x 4096, 196 tiles), the whole detection took 17.7-18.9 s serially against 19.1-19.4 s
-    with the thread.
-    """
+    """Whether tiles are prepared in a thread: always where ``_PREFETCH`` says so; for 'auto', where
+    `astrofmx.utils.prefetch_helps` says the thread can overlap the detector (a GPU, or an idle core)."""
     if _PREFETCH != "auto":
         return bool(_PREFETCH)
-    import torch
+    from ..utils import prefetch_helps
 
-    from ..utils import available_cores
-
-    return dev.type != "cpu" or torch.get_num_threads() < available_cores()
+    return prefetch_helps(dev)
 
 
 def _tile_batches(img, fitted, tile_size, overlap, batch_size, upscale, antialias, centres):

@@ -126,7 +126,9 @@ def to_model_input(image, *, normalizer="optical", size=None, upscale=None, mean
         s = _per_channel(1.0 if std is None else std, n, "std")
         if np.any(s <= 0):
             raise ValueError(f"std must be positive, got {std!r}")
-        tensor = (tensor - m[:, None, None]) / torch.from_numpy(s.copy())[:, None, None]
+        scale = 1.0 / torch.from_numpy(s.copy())
+        offset = -m * scale  # (x - mean) / std in one pass, as x / std - mean / std
+        tensor = torch.addcmul(offset[:, None, None], tensor, scale[:, None, None])
     tensor = tensor.contiguous().to(torch.float32)
     return (tensor, mapping) if return_mapping else tensor
 
