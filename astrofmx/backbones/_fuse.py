@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-__all__ = ["fold_batch_norms", "inference_copy"]
+__all__ = ["fold_batch_norms", "folded_copy", "inference_copy"]
 
 logger = logging.getLogger(__name__)
 
@@ -147,22 +147,64 @@ def inference_copy(backbone, probe_size=64):
 
 
 def _build_copy(backbone, probe_size):
-    fast = copy.deepcopy(backbone).eval()
-    n = fold_batch_norms(fast)
-    fast.to(memory_format=torch.channels_last)
-    param = next(backbone.parameters(), None)
-    device = param.device if param is not None else torch.device("cpu")
-    probe = torch.randn(2, 3, probe_size, probe_size, generator=torch.Generator().manual_seed(0)).to(device)
-    was_training = backbone.training
-    try:
-        backbone.eval()
-        with torch.inference_mode():
-            same = _agree(backbone(probe), fast(probe.contiguous(memory_format=torch.channels_last)))
-    finally:
-        backbone.train(was_training)
-    if not same:
+    fast = folded_copy(backbone, probe_size=probe_size)
+    if fast is None:
         logger.debug("the folded copy of backbone %s differs from it on a probe; using the original",
                      backbone.spec.name)
         return backbone
-    logger.debug("inference copy of backbone %s: %d batch norms folded, channels-last", backbone.spec.name, n)
+    return fast
+
+
+def folded_copy(module, *, body=None, prepare=None, agree=None, probe_size=64):
+    """A deep copy of ``module`` in eval mode, batch norms folded and channels-last, checked on a probe.
+
+    The engine of `inference_copy`, for any module that takes ``(N, 3, H, W)`` images (a detector's
+    feature pyramid, say).
+
+    Parameters
+    ----------
+    module : `torch.nn.Module`
+        Not modified (its training mode is restored after the probe).
+    body : callable, optional
+        ``body(copy)``: the submodule whose batch norms are folded (default: the whole copy).
+    prepare : callable, optional
+        ``prepare(copy)``, called before the probe: attributes the copy's forward needs.
+    agree : callable, optional
+        ``agree(reference_output, copy_output) -> bool`` (default: the outputs are tensors within 1e-3 of
+        the reference's largest absolute value).
+    probe_size : int, optional
+        Side of the random probe images.
+
+    Returns
+    -------
+    copy : `torch.nn.Module` or None
+        None where the copy's output disagrees with the module's.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> from astrofmx.backbones import folded_copy
+    >>> net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)).eval()
+    >>> type(folded_copy(net)[1]).__name__
+    'Identity'
+    """
+    fast = copy.deepcopy(module).eval()
+    n = fold_batch_norms(body(fast) if body is not None else fast)
+    fast.to(memory_format=torch.channels_last)
+    if prepare is not None:
+        prepare(fast)
+    param = next(module.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    probe = torch.randn(2, 3, probe_size, probe_size, generator=torch.Generator().manual_seed(0)).to(device)
+    was_training = module.training
+    try:
+        module.eval()
+        with torch.inference_mode():
+            same = (agree or _agree)(module(probe), fast(probe.contiguous(memory_format=torch.channels_last)))
+    finally:
+        module.train(was_training)
+    if not same:
+        return None
+    logger.debug("inference copy of %s: %d batch norms folded, channels-last", type(module).__name__, n)
     return fast

@@ -3,7 +3,7 @@
 Two rewrites, both exact up to float rounding:
 
 - every batch norm that directly follows a convolution is folded into it
-  (`astrofmx.backbones.fold_batch_norms`), so that inference runs no
+  (`astrofmx.backbones.folded_copy`), so that inference runs no
   batch-norm kernels;
 - the backbone and pyramid run in channels-last memory format, where oneDNN's
   convolutions and max-pooling are vectorized over channels (max-pooling of
@@ -15,13 +15,10 @@ only used when every output level agrees; otherwise the original runs. ViT
 backbones (simple pyramid) are left as they are.
 """
 
-import copy
 import logging
 import weakref
 
-import torch
-
-from ..backbones import fold_batch_norms
+from ..backbones import folded_copy
 
 __all__ = []
 
@@ -45,24 +42,14 @@ def _fast_pyramid(pyramid, probe_size=64):
     """
     if getattr(pyramid, "kind", None) != "fpn":
         return pyramid
-    fast = copy.deepcopy(pyramid).eval()
-    n = fold_batch_norms(fast.body)
-    fast.to(memory_format=torch.channels_last)
-    fast.channels_last = True
-    fast.dtype_source = weakref.ref(pyramid)
-    param = next(pyramid.parameters(), None)
-    device = param.device if param is not None else torch.device("cpu")
-    probe = torch.randn(2, 3, probe_size, probe_size, generator=torch.Generator().manual_seed(0)).to(device)
-    was_training = pyramid.training
-    try:
-        pyramid.eval()
-        with torch.inference_mode():
-            same = _agree(pyramid(probe), fast(probe))
-    finally:
-        pyramid.train(was_training)
-    if not same:
+
+    def prepare(fast):
+        fast.channels_last = True
+        fast.dtype_source = weakref.ref(pyramid)
+
+    fast = folded_copy(pyramid, body=lambda m: m.body, prepare=prepare, agree=_agree, probe_size=probe_size)
+    if fast is None:
         logger.debug("the fused channels-last copy of the %s backbone differs from it on a probe; using the "
                      "original", pyramid.body.spec.name)
         return pyramid
-    logger.debug("inference backbone: %d batch norms folded, channels-last", n)
     return fast
