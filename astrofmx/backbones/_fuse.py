@@ -147,7 +147,11 @@ def inference_copy(backbone, probe_size=64):
 
 
 def _build_copy(backbone, probe_size):
-    fast = folded_copy(backbone, probe_size=probe_size)
+    try:
+        fast = folded_copy(backbone, probe_size=probe_size)
+    except (RuntimeError, TypeError, ValueError) as exc:  # a module the rewrite cannot handle runs as it is
+        logger.debug("no inference copy of backbone %s (%s); using the original", backbone.spec.name, exc)
+        return backbone
     if fast is None:
         logger.debug("the folded copy of backbone %s differs from it on a probe; using the original",
                      backbone.spec.name)
@@ -195,8 +199,9 @@ def folded_copy(module, *, body=None, prepare=None, agree=None, probe_size=64):
     if prepare is not None:
         prepare(fast)
     param = next(module.parameters(), None)
-    device = param.device if param is not None else torch.device("cpu")
-    probe = torch.randn(2, 3, probe_size, probe_size, generator=torch.Generator().manual_seed(0)).to(device)
+    device, dtype = (param.device, param.dtype) if param is not None else (torch.device("cpu"), torch.float32)
+    probe = torch.randn(2, 3, probe_size, probe_size, generator=torch.Generator().manual_seed(0))
+    probe = probe.to(device=device, dtype=dtype if dtype.is_floating_point else torch.float32)
     was_training = module.training
     try:
         module.eval()

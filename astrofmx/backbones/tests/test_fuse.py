@@ -90,3 +90,15 @@ def test_embed_cnn_equals_the_models_own_forward(resnet):
         ref = resnet(x).numpy()
     np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-4)
     assert _n_batch_norms(resnet) == 12 and resnet.model.conv1.weight.is_contiguous()
+
+
+def test_embed_bf16_weights(resnet):
+    """A model cast to bfloat16 is probed in its own dtype (a float32 probe would fail) and embeds."""
+    resnet.to(torch.bfloat16)
+    fast = inference_copy(resnet)
+    x = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(5))
+    out = embed(x, backbone=resnet, precision="bf16", progress_bar=False)
+    with torch.no_grad():
+        ref = fast(x.to(torch.bfloat16)).float().numpy()
+    assert out.shape == (2, 512) and np.isfinite(out).all()
+    np.testing.assert_allclose(out, ref, rtol=0.05, atol=0.05)
