@@ -94,7 +94,10 @@ def _signature(module):
 
 
 def _agree(reference, candidate):
-    """True where two feature tensors agree within `_TOLERANCE` of the reference's largest absolute value."""
+    """True where two outputs agree within `_TOLERANCE` of the reference's largest absolute value: tensors,
+    or mappings of tensors (a feature pyramid's levels), level by level."""
+    if not isinstance(reference, torch.Tensor):
+        return all(k in candidate and _agree(v, candidate[k]) for k, v in reference.items())
     return candidate.shape == reference.shape and float((candidate.float() - reference.float()).abs().max()) \
         <= _TOLERANCE * (float(reference.float().abs().max()) + 1e-30)
 
@@ -158,7 +161,7 @@ def _build_copy(backbone, probe_size):
     return fast
 
 
-def folded_copy(module, *, body=None, prepare=None, agree=None, probe_size=64):
+def folded_copy(module, *, body=None, prepare=None, probe_size=64):
     """A deep copy of ``module`` in eval mode, batch norms folded and channels-last, checked on a probe.
 
     The engine of `inference_copy`, for any module that takes ``(N, 3, H, W)`` images (a detector's
@@ -172,16 +175,14 @@ def folded_copy(module, *, body=None, prepare=None, agree=None, probe_size=64):
         ``body(copy)``: the submodule whose batch norms are folded (default: the whole copy).
     prepare : callable, optional
         ``prepare(copy)``, called before the probe: attributes the copy's forward needs.
-    agree : callable, optional
-        ``agree(reference_output, copy_output) -> bool`` (default: the outputs are tensors within 1e-3 of
-        the reference's largest absolute value).
     probe_size : int, optional
         Side of the random probe images.
 
     Returns
     -------
     copy : `torch.nn.Module` or None
-        None where the copy's output disagrees with the module's.
+        None where the copy's output (a tensor, or a mapping of tensors) differs from the module's by more
+        than 1e-3 of its largest absolute value (each tensor of a mapping on its own).
 
     Examples
     --------
@@ -205,7 +206,7 @@ def folded_copy(module, *, body=None, prepare=None, agree=None, probe_size=64):
     try:
         module.eval()
         with torch.inference_mode():
-            same = (agree or _agree)(module(probe), fast(probe.contiguous(memory_format=torch.channels_last)))
+            same = _agree(module(probe), fast(probe.contiguous(memory_format=torch.channels_last)))
     finally:
         module.train(was_training)
     if not same:
