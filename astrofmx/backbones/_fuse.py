@@ -29,6 +29,11 @@ _TOLERANCE = 1e-3
 _COPIES = weakref.WeakKeyDictionary()
 
 
+def _check_module(module, name):
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"{name} needs a torch.nn.Module, got {type(module).__name__}")
+
+
 def _fold_pair(parent, conv_name, bn_name):
     conv, bn = getattr(parent, conv_name), getattr(parent, bn_name)
     if not (isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d)
@@ -72,6 +77,7 @@ def fold_batch_norms(module):
     >>> bool(torch.allclose(net(x), before, atol=1e-5))
     True
     """
+    _check_module(module, "fold_batch_norms")
     if module.training:
         raise ValueError("fold_batch_norms needs a module in eval mode (module.eval()): the running "
                          "statistics of its batch norms are folded into the convolutions")
@@ -193,6 +199,7 @@ def folded_copy(module, *, body=None, prepare=None, probe_size=64):
     >>> type(folded_copy(net)[1]).__name__
     'Identity'
     """
+    _check_module(module, "folded_copy")
     fast = copy.deepcopy(module).eval()
     n = fold_batch_norms(body(fast) if body is not None else fast)
     fast.to(memory_format=torch.channels_last)

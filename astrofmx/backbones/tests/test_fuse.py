@@ -51,6 +51,15 @@ def test_fold_batch_norms_refuses_training_mode(resnet):
     assert _n_batch_norms(resnet) == 12
 
 
+def test_not_a_module_is_a_type_error():
+    from astrofmx.backbones import folded_copy
+
+    with pytest.raises(TypeError, match="torch.nn.Module, got ndarray"):
+        fold_batch_norms(np.zeros(3))
+    with pytest.raises(TypeError, match="folded_copy needs a torch.nn.Module, got str"):
+        folded_copy("resnet18")
+
+
 def test_inference_copy_same_features_original_untouched(resnet):
     fast = inference_copy(resnet)
     assert fast is not resnet and _n_batch_norms(fast) == 0
