@@ -87,7 +87,12 @@ def detect_sources(image, *, model=None, backbone=None, tile_size=None, overlap=
         as SExtractor does, a detection below it is also kept when its
         isophotal flux S/N (``flux / flux_err``) reaches 1.6 times it, so
         that an extended galaxy of low peak S/N is not lost (the threshold
-        used is ``meta['min_flux_snr']``).
+        used is ``meta['min_flux_snr']``). On radio images the local noise
+        of a detection near the threshold is the larger of the background
+        mesh's and the 3-sigma-clipped rms of the 20 x 20 beams around it,
+        as BANE and PyBDSF measure it, so that a peak on the sidelobes or
+        deconvolution residuals around a bright source is judged against
+        them (``meta['local_noise']``).
     nms_threshold : float, optional
         IoU above which the lower-scored of two overlapping boxes is removed.
     batch_size : int or 'auto', optional

@@ -9,7 +9,8 @@ import numpy as np
 
 from ..utils import progress_bar as _progress_bar
 from ._model import _inference_model
-from ._postprocess import _core_mask, _distinct, _local_mesh, _measure_peaks, _same_source, _valid_at
+from ._postprocess import (_LOCAL_NOISE_BEAMS, _core_mask, _distinct, _local_mesh, _local_noise_snr, _measure_peaks,
+                           _same_source, _valid_at)
 from ._guard import _check_memory, _clamp_tile, _pad_small, _unpad
 from ._kind import _check_kind, _resolve_kind
 from ._measure import CENTROIDS, _measure_detections
@@ -264,6 +265,15 @@ def _significant(peak_snr, measured, min_snr, min_flux_snr):
     return (np.asarray(peak_snr) >= min_snr) | by_flux
 
 
+def _noise_beam(pixel_beam, config):
+    """The beam major axis in pixels that sizes the local-noise box: the image's, else (``beam=None``: the
+    image is taken to be at the detector's scale) the geometric middle of the detector's ``beam_range``."""
+    if pixel_beam is not None:
+        return pixel_beam.major
+    low_high = getattr(config, "beam_range", None)
+    return float(np.sqrt(low_high[0] * low_high[1])) if low_high else None
+
+
 def _duplicate_radius(pixel_beam):
     return _DUPLICATE_BEAMS * pixel_beam.minor if pixel_beam is not None else _DUPLICATE_PIX
 
@@ -309,6 +319,10 @@ def _detect_image(image, *, model=None, backbone=None, tile_size=None, overlap=N
         fitted = _fit_normalizer(img, cfg.normalizer, resample)
     mesh = _local_mesh(img, fitted)  # one local background/noise for the peak S/N and the measurement
     peaks, peak_snr, py, px = _measure_peaks(img, boxes, mesh)
+    noise_beam = _noise_beam(pixel_beam, cfg) if kind == "radio" and min_snr else None
+    local_noise = noise_beam is not None
+    if local_noise:  # sidelobes and confusion around bright sources
+        peak_snr = _local_noise_snr(img, peak_snr, py, px, mesh, noise_beam, min_snr)
     keep = _same_source(boxes, py, px)
     flux_snr = _FLUX_SNR_PER_PEAK_SNR.get(kind) if measure and min_snr else None
     if min_snr:  # extended optical sources below the peak threshold are measured, then judged by flux S/N
@@ -344,6 +358,9 @@ def _detect_image(image, *, model=None, backbone=None, tile_size=None, overlap=N
         meta["duplicate_radius_pix"] = round(float(_duplicate_radius(pixel_beam)), 4)
     if flux_snr:
         meta["min_flux_snr"] = float(flux_snr * min_snr)
+    if local_noise:
+        meta["local_noise"] = (f"peak S/N over the larger of the mesh noise and the 3-sigma-clipped rms of the "
+                               f"{_LOCAL_NOISE_BEAMS}x{_LOCAL_NOISE_BEAMS}-beam box about the peak")
     measured = None
     if measure:
         measured = _measure_detections(img, boxes[keep], mesh, beam, meta.get("centroid"))

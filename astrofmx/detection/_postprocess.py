@@ -1,6 +1,7 @@
 """Detections of all tiles into one image catalog: tile ownership, valid centres, NMS, peaks, repeats."""
 
 import math
+import warnings
 
 import numpy as np
 
@@ -185,3 +186,80 @@ def _valid_at(img, iy, ix):
         ok[sel] = good
         release_mapped_pages(data)
     return ok
+
+
+#: side, in restoring-beam major axes, of the box around a radio detection whose clipped rms can raise the
+#: noise its peak S/N is judged against (BANE's default box: 5 grid steps of 4 beams)
+_LOCAL_NOISE_BEAMS = 20
+#: at most this many pixels a side are read of that box (evenly strided; neighbouring pixels within a beam
+#: are correlated, so the rms of a strided box is that of the whole one)
+_LOCAL_NOISE_SIDE = 32
+#: detections whose mesh S/N reaches this many times ``min_snr`` are significant under any local rms
+_LOCAL_NOISE_REACH = 3.0
+#: detections whose boxes are clipped together (1 MiB of float32 boxes; sigma_clip copies them a few times)
+_LOCAL_NOISE_CHUNK = 256
+#: the fraction of a box's pixels that must be valid for its rms to count (as the mesh's min_valid_fraction)
+_LOCAL_NOISE_MIN_VALID = 0.25
+
+
+def _local_noise_snr(img, snr, py, px, mesh, beam_major, min_snr):
+    """The peak S/N of each detection over the larger of the mesh noise and the rms of the box around it.
+
+    Radio maps hold sidelobes, deconvolution residuals and confusion around bright sources that raise the rms
+    of a few tens of beams about them; the mesh's median filter, which keeps a bright source from raising
+    its own box, smooths those patches away, and a 5-sigma peak there is no more significant than a 4-sigma
+    one elsewhere. BANE (Aegean) and PyBDSF measure the rms on a box of that size about each position, with
+    3-sigma clipping. Here only detections that could fall below ``min_snr`` are looked at (mesh S/N from
+    ``min_snr`` to `_LOCAL_NOISE_REACH` times it): the box of `_LOCAL_NOISE_BEAMS` beam major axes about the
+    peak is clipped at 3 standard deviations about its median (astropy's ``sigma_clip``, iterated) and its
+    rms, where it exceeds the mesh noise at the peak, divides the S/N instead. Only ever a raise, so a
+    Gaussian field keeps its mesh S/N but for the box-to-box scatter of the rms (about 4% for 350 beams).
+
+    Measured (bench_real; bench_finders' six radio fields; 40 other simulated radio and optical fields, seeds
+    7600-7639; min_snr 5): the Parkes map F1 0.821 -> 0.885, its AIT copy 0.804 -> 0.846, PyBDSF's ch0_I
+    0.829 -> 0.861 (srl) and 0.782 -> 0.810 (gaul); the simulated radio fields 0.944 -> 0.940 and 0.868 ->
+    0.847, where purity was already 0.99-1.0 and the truth counts every source of 5 true sigma. Clipping about
+    MAD standard deviations (the mesh's) raised Parkes to 0.836 only; the rms of the pixels below the median,
+    which real positive emission does not raise, to 0.857 on Parkes and 0.850 on ch0_I (srl), with the same
+    loss on the simulations.
+    """
+    snr = np.array(snr, dtype=float)
+    todo = np.flatnonzero(np.isfinite(snr) & (snr >= min_snr) & (snr < _LOCAL_NOISE_REACH * min_snr) & (py >= 0))
+    if len(todo) == 0 or not beam_major > 0:
+        return snr
+    todo = todo[np.argsort(py[todo], kind="stable")]  # top to bottom: a memory map is read band by band
+    band = _Band(img, mesh.pixel_scale)
+    half = max(8, int(round(_LOCAL_NOISE_BEAMS * beam_major / 2)))
+    rms = np.concatenate([_box_rms(band, py[rows], px[rows], half) for rows in np.array_split(
+        todo, math.ceil(len(todo) / _LOCAL_NOISE_CHUNK))])
+    release_mapped_pages(img.data)
+    ratio = (np.asarray(mesh.pixel_scale.to_data_noise(rms), dtype=float)
+             / np.asarray(mesh.at(py[todo], px[todo])[1], dtype=float))
+    snr[todo] /= np.where(np.isfinite(ratio), np.maximum(ratio, 1.0), 1.0)
+    return snr
+
+
+def _box_rms(band, py, px, half):
+    """Clipped rms, in the band's scaled units, of the box of ``2 * half + 1`` pixels a side about each
+    ``(py, px)`` (strided to `_LOCAL_NOISE_SIDE` a side; NaN where fewer than 20 pixels, or less than
+    `_LOCAL_NOISE_MIN_VALID` of the box, are valid: near the edge of a small image or of a blank region the
+    box would hold little but the source)."""
+    from astropy.stats import sigma_clip
+    from astropy.utils.exceptions import AstropyUserWarning
+
+    ny, nx = band.img.data.shape
+    step = max(1, math.ceil((2 * half + 1) / _LOCAL_NOISE_SIDE))
+    boxes = np.full((len(py), _LOCAL_NOISE_SIDE ** 2), np.nan, dtype=np.float32)
+    for row, (y, x) in enumerate(zip(py, px)):
+        win = band.window(max(0, y - half), min(ny, y + half + 1), max(0, x - half), min(nx, x + half + 1))[1]
+        win = win[::step, ::step].ravel()
+        boxes[row, :win.size] = np.where(np.isfinite(win), win, np.nan)  # invalid pixels are -inf in a band
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AstropyUserWarning)  # the NaN padding of boxes at edges and blanks
+        warnings.simplefilter("ignore", RuntimeWarning)  # a box of blank pixels
+        clipped = sigma_clip(boxes, sigma=3.0, maxiters=10, cenfunc="median", stdfunc="std", axis=1, masked=False)
+        rms = np.nanstd(clipped, axis=1).astype(np.float64)
+    side = 2 * half + 1
+    valid = np.sum(np.isfinite(boxes), axis=1)
+    rms[(valid < 20) | (valid < _LOCAL_NOISE_MIN_VALID * len(range(0, side, step)) ** 2)] = np.nan
+    return rms
