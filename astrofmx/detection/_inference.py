@@ -125,9 +125,9 @@ def detect_sources(image, *, model=None, backbone=None, tile_size=None, overlap=
         background well above zero, say optical); ``meta["kind"]`` and ``meta["kind_reason"]``
         record the choice. The kind also picks the measured position
         (``meta["centroid"]``): a quadratic fit to the peak for radio images
-        (what Gaussian-fitting radio finders report), the flux-weighted
-        barycentre of the footprint for optical/IR ones (SExtractor's and
-        photutils' convention); see `~astrofmx.measure.measure_sources`.
+        (what Gaussian-fitting radio finders report), the windowed centroid
+        of the footprint for optical/IR ones (SExtractor's ``XWIN_IMAGE``,
+        photutils' ``centroid_win``); see `~astrofmx.measure.measure_sources`.
     output_dir : str or `~pathlib.Path`, optional
         Deprecated: with a list of files, a tuple of paths or a glob pattern
         and ``output_dir`` (and ``parallel``, ``resume``, ``output_format``),

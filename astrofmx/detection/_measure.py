@@ -74,14 +74,15 @@ def _measure_block(img, mesh, boxes, beam, unit, centroid="quad"):
 
 
 #: the centroid of each kind of image: radio catalogs (Aegean, PyBDSF) give Gaussian-fit peaks, which the
-#: quadratic peak fit follows; optical ones (SExtractor's X_IMAGE, photutils' SourceCatalog) give barycentres
-CENTROIDS = {"radio": "quad", "optical": "moment"}
+#: quadratic peak fit follows; optical ones give barycentres (SExtractor's X_IMAGE) or windowed ones (XWIN_IMAGE),
+#: which photutils' centroid_win follows best (bench_real, the SExtractor image: 0.112 px against 0.132 px)
+CENTROIDS = {"radio": "quad", "optical": "win"}
 
 
 def _measure_detections(img, boxes, mesh, beam, centroid="quad"):
     """The measured columns of every box (a dict of arrays/Quantities in box order), fluxes in data units.
 
-    ``centroid`` is `~astrofmx.measure.measure_sources`' ('quad' or 'moment'; see `CENTROIDS`).
+    ``centroid`` is `~astrofmx.measure.measure_sources`' ('quad', 'moment' or 'win'; see `CENTROIDS`).
     """
     import astropy.units as u
 

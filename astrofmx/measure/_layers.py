@@ -12,7 +12,8 @@ _FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
 #: The largest isophotal correction `_isocor` applies (threshold at 3/4 of the peak).
 _MAX_ISOCOR = 4.0
 
-_KEYS = ("x_moment", "y_moment", "x_quad", "y_quad", "var_x", "var_y", "segment_flux", "segment_flux_err",
+_KEYS = ("x_moment", "y_moment", "x_quad", "y_quad", "x_win", "y_win", "var_x", "var_y", "segment_flux",
+         "segment_flux_err",
          "kron_flux", "kron_flux_err", "peak", "semimajor", "semiminor", "orientation", "area")
 
 
@@ -20,11 +21,12 @@ def _empty(n):
     return {key: np.full(n, np.nan) for key in _KEYS}
 
 
-def _measure_layers(sub, rms, invalid, footprints, ranges, *, kron=False, quad=True):
+def _measure_layers(sub, rms, invalid, footprints, ranges, *, kron=False, centroid="quad"):
     """SourceCatalog measurements of every footprint (NaN for boxes without one), as a dict of arrays.
 
-    The Kron flux only with ``kron``, the quadratic peak centroid only with ``quad`` (NaN otherwise: each is
-    a per-source fit in photutils, 10% of the measurement for the quadratic centroid).
+    The Kron flux only with ``kron``; the quadratic peak centroid only for ``centroid='quad'`` and the
+    windowed one only for ``'win'`` (NaN otherwise: each is a per-source computation in photutils, 10% of the
+    measurement for the quadratic centroid).
     """
     out = _empty(len(ranges))
     for k, layer in enumerate(footprints.layers):
@@ -32,7 +34,8 @@ def _measure_layers(sub, rms, invalid, footprints, ranges, *, kron=False, quad=T
         x0, y0 = int(ranges[rows, 0].min()), int(ranges[rows, 2].min())
         x1, y1 = int(ranges[rows, 1].max()), int(ranges[rows, 3].max())
         window = (slice(y0, y1), slice(x0, x1))
-        values = _measure_window(sub[window], rms[window], invalid[window], layer[window], kron=kron, quad=quad)
+        values = _measure_window(sub[window], rms[window], invalid[window], layer[window], kron=kron,
+                                centroid=centroid)
         labels = values.pop("label")
         for key, val in values.items():
             out[key][labels - 1] = val + (x0 if key.startswith("x_") else y0 if key.startswith("y_") else 0)
@@ -40,7 +43,7 @@ def _measure_layers(sub, rms, invalid, footprints, ranges, *, kron=False, quad=T
     return out
 
 
-def _measure_window(sub, rms, invalid, labels, *, kron=False, quad=True):
+def _measure_window(sub, rms, invalid, labels, *, kron=False, centroid="quad"):
     from photutils.segmentation import SegmentationImage, SourceCatalog
 
     segm = SegmentationImage(labels)
@@ -54,8 +57,10 @@ def _measure_window(sub, rms, invalid, labels, *, kron=False, quad=True):
                   "semimajor": _FWHM_PER_SIGMA * _plain(cat.semimajor_axis),
                   "semiminor": _FWHM_PER_SIGMA * _plain(cat.semiminor_axis),
                   "orientation": _plain(cat.orientation), "area": _plain(cat.area)}
-        if quad:
+        if centroid == "quad":
             values["x_quad"], values["y_quad"] = _plain(cat.x_centroid_quad), _plain(cat.y_centroid_quad)
+        elif centroid == "win":
+            values["x_win"], values["y_win"] = _plain(cat.x_centroid_win), _plain(cat.y_centroid_win)
         if kron:
             values["kron_flux"], values["kron_flux_err"] = _plain(cat.kron_flux), _plain(cat.kron_flux_err)
     return values

@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 MEASURE_COLUMNS = ("x_centroid", "y_centroid", "x_centroid_err", "y_centroid_err", "sky_centroid", "peak",
                    "peak_err", "flux", "flux_err", "peak_snr", "semimajor", "semiminor", "orientation")
 
-_CENTROIDS = ("quad", "moment")
+_CENTROIDS = ("quad", "moment", "win")
 _FLUX_METHODS = ("isocor", "segment", "kron")
 
 
@@ -48,7 +48,15 @@ def measure_sources(image, boxes, *, mask=None, background=None, rms=None, beam=
     (`photutils.centroids.centroid_2dg`, which also costs ~10 ms a box).
     ``centroid='moment'`` gives the flux-weighted centroid of the footprint,
     the better choice for extended, irregular sources whose peak is not
-    their centre.
+    their centre.  ``centroid='win'`` gives photutils' windowed centroid
+    (``centroid_win``, SExtractor's ``XWIN_IMAGE``): the flux-weighted
+    centroid iterated under a Gaussian window sized by the source's
+    half-light radius, which weights the bright core over the noisy wings.
+    On six simulated optical/IR fields (stars and Sersic galaxies, PSF
+    2.5-5.5 px) its median offset from the truth was 0.12 px against 0.17 px
+    for the flux-weighted centroid, and 0.112 px against 0.132 px from
+    SExtractor's own positions on its test image; on radio fields it was
+    worse than the quadratic fit (0.32 px against 0.17 px).
 
     Integrated fluxes are, by default (``flux_method='isocor'``), the
     footprint sum corrected for the flux of a Gaussian profile below the
@@ -95,10 +103,10 @@ def measure_sources(image, boxes, *, mask=None, background=None, rms=None, beam=
     box_size : int, optional
         Mesh size of the default background; ~10 beams across with a beam,
         else 64 pixels.
-    centroid : {'quad', 'moment'}, optional
+    centroid : {'quad', 'moment', 'win'}, optional
         Position measurement (see above).  Where the quadratic fit fails
-        (fewer than 6 valid pixels around the peak), the flux-weighted
-        centroid is used.
+        (fewer than 6 valid pixels around the peak) or the windowed centroid
+        does not converge, the flux-weighted centroid is used.
     flux_method : {'isocor', 'segment', 'kron'}, optional
         Integrated flux measurement (see above).
     hdu : int or str, optional
@@ -172,7 +180,7 @@ def measure_sources(image, boxes, *, mask=None, background=None, rms=None, beam=
         background, rms = _map("background", background, data.shape, unit), _map("rms", rms, data.shape, unit)
         invalid = invalid | ~(np.isfinite(rms) & (rms > 0)) | ~np.isfinite(background)
         sub = np.where(invalid, np.float32(0), data - background)
-    values, peak_err = _measure_all(sub, rms, invalid, boxes, n_sigma, flux_method, quad=centroid == "quad")
+    values, peak_err = _measure_all(sub, rms, invalid, boxes, n_sigma, flux_method, centroid=centroid)
     meta = {"measure": {"n_sigma": float(n_sigma), "centroid": centroid, "flux_method": flux_method,
                         "box_size": box_size, "beam_area_pix": beam_area}}
     if beam is not None:
@@ -193,7 +201,7 @@ def _check_options(n_sigma, box_size, centroid, flux_method):
         raise ValueError(f"flux_method must be one of {_FLUX_METHODS}, got {flux_method!r}")
 
 
-def _measure_all(sub, rms, invalid, boxes, n_sigma, flux_method, quad=True):
+def _measure_all(sub, rms, invalid, boxes, n_sigma, flux_method, centroid="quad"):
     """Measurements of every box (dict of arrays) and the rms at each box's peak."""
     n = len(boxes)
     if n == 0:
@@ -202,7 +210,7 @@ def _measure_all(sub, rms, invalid, boxes, n_sigma, flux_method, quad=True):
     work = np.where(invalid, np.float32(-np.inf), sub)
     above = ~invalid & (sub > np.float32(n_sigma) * rms)
     footprints = _find_footprints(work, above, ranges, _inner_ranges(ranges))
-    values = _measure_layers(sub, rms, invalid, footprints, ranges, kron=flux_method == "kron", quad=quad)
+    values = _measure_layers(sub, rms, invalid, footprints, ranges, kron=flux_method == "kron", centroid=centroid)
     logger.debug("measured %d boxes, %d with a footprint, in %d layers", n, int((footprints.layer >= 0).sum()),
                  len(footprints.layers))
     none = footprints.layer < 0
@@ -217,9 +225,9 @@ def _measure_all(sub, rms, invalid, boxes, n_sigma, flux_method, quad=True):
 def _table(values, peak_err, n_sigma, wcs, unit, beam_area, centroid, flux_method, meta):
     n = len(peak_err)
     x, y = values["x_moment"], values["y_moment"]
-    if centroid == "quad":
-        good = np.isfinite(values["x_quad"]) & np.isfinite(values["y_quad"])
-        x, y = np.where(good, values["x_quad"], x), np.where(good, values["y_quad"], y)
+    if centroid in ("quad", "win"):
+        good = np.isfinite(values[f"x_{centroid}"]) & np.isfinite(values[f"y_{centroid}"])
+        x, y = np.where(good, values[f"x_{centroid}"], x), np.where(good, values[f"y_{centroid}"], y)
     corr = 1.0 if beam_area is None else np.sqrt(max(beam_area, 1.0))  # beam-correlated pixel noise
     peak = values["peak"]
     if flux_method == "kron":

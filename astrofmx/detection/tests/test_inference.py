@@ -75,12 +75,13 @@ def test_positions_and_fluxes_are_measured_on_the_pixels(tiled, heldout_field):
 
 
 def test_the_kind_of_image_picks_the_centroid(trained_detector, heldout_field):
-    """Radio images get the quadratic peak fit, optical ones the barycentre, each equal to measure_sources'."""
+    """Radio images get the quadratic peak fit, optical ones the windowed centroid, each equal to
+    measure_sources'."""
     from astrofmx.measure import measure_sources
 
     image = heldout_field.data
     boxes = None
-    for kind, centroid in (("radio", "quad"), ("optical", "moment")):
+    for kind, centroid in (("radio", "quad"), ("optical", "win")):
         cat = detect_sources(image, model=trained_detector, kind=kind, score_threshold=0.3, beam=None, **QUIET)
         assert cat.meta["kind"] == kind and cat.meta["centroid"] == centroid and len(cat) >= 5
         if boxes is None:
@@ -95,9 +96,9 @@ def test_the_kind_of_image_picks_the_centroid(trained_detector, heldout_field):
     iq = [i for i, b in enumerate(key["quad"]) if b in common]
     im = [i for i, b in enumerate(key["moment"]) if b in common]
     assert np.any(np.abs(moment["x_centroid"][im] - quad["x_centroid"][iq]).value > 1e-3)
-    direct = measure_sources(image, boxes[iq], centroid="moment")  # its own global background: close, not equal
+    direct = measure_sources(image, boxes[iq], centroid="win")  # its own global background: close, not equal
     diff = np.abs(moment["x_centroid"][im].value - direct["x_centroid"].value)
-    # boxes of noise (scores >= 0.3 of a briefly trained detector) have no footprint, so no barycentre
+    # boxes of noise (scores >= 0.3 of a briefly trained detector) have no footprint, so no centroid
     assert np.isfinite(diff).sum() >= 10 and np.nanmedian(diff) < 0.05
 
 
