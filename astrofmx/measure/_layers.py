@@ -57,10 +57,9 @@ def _measure_window(sub, rms, invalid, labels, *, kron=False, centroid="quad"):
                   "semimajor": _FWHM_PER_SIGMA * _plain(cat.semimajor_axis),
                   "semiminor": _FWHM_PER_SIGMA * _plain(cat.semiminor_axis),
                   "orientation": _plain(cat.orientation), "area": _plain(cat.area)}
-        if centroid == "quad":
-            values["x_quad"], values["y_quad"] = _plain(cat.x_centroid_quad), _plain(cat.y_centroid_quad)
-        elif centroid == "win":
-            values["x_win"], values["y_win"] = _plain(cat.x_centroid_win), _plain(cat.y_centroid_win)
+        if centroid != "moment":  # photutils' x_centroid_quad / x_centroid_win, ...
+            for axis in ("x", "y"):
+                values[f"{axis}_{centroid}"] = _plain(getattr(cat, f"{axis}_centroid_{centroid}"))
         if kron:
             values["kron_flux"], values["kron_flux_err"] = _plain(cat.kron_flux), _plain(cat.kron_flux_err)
     return values
