@@ -48,7 +48,7 @@ def main(argv=None):
     print(f"{len(boxes)} boxes; beam {beam.major.to(u.arcsec):.0f} x {beam.minor.to(u.arcsec):.0f}, "
           f"image unit {image.unit}")
     print(f"{'centroid':>9} {'flux':>8} {'offset':>9} {'flux/int_flux':>14} {'peak/peak_flux':>15} {'time':>7}")
-    for centroid, flux_method in (("quad", "isocor"), ("moment", "isocor"), ("quad", "segment"),
+    for centroid, flux_method in (("quad", "isocor"), ("gauss", "isocor"), ("moment", "isocor"), ("quad", "segment"),
                                   ("quad", "kron")):
         start = time.perf_counter()
         cat = measure_sources(image, boxes, beam=beam, centroid=centroid, flux_method=flux_method)

@@ -124,8 +124,9 @@ def detect_sources(image, *, model=None, backbone=None, tile_size=None, overlap=
         FILTER or EXPTIME), else from the pixels (integers, or a sky
         background well above zero, say optical); ``meta["kind"]`` and ``meta["kind_reason"]``
         record the choice. The kind also picks the measured position
-        (``meta["centroid"]``): a quadratic fit to the peak for radio images
-        (what Gaussian-fitting radio finders report), the windowed centroid
+        (``meta["centroid"]``): an elliptical Gaussian fitted to the core of
+        the source for radio images (``'gauss'``, what Gaussian-fitting radio
+        finders such as Aegean and PyBDSF report), the windowed centroid
         of the footprint for optical/IR ones (SExtractor's ``XWIN_IMAGE``,
         photutils' ``centroid_win``); see `~astrofmx.measure.measure_sources`.
     output_dir : str or `~pathlib.Path`, optional

@@ -73,16 +73,18 @@ def _measure_block(img, mesh, boxes, beam, unit, centroid="quad"):
     return cat
 
 
-#: the centroid of each kind of image: radio catalogs (Aegean, PyBDSF) give Gaussian-fit peaks, which the
-#: quadratic peak fit follows; optical ones give barycentres (SExtractor's X_IMAGE) or windowed ones (XWIN_IMAGE),
-#: which photutils' centroid_win follows best (bench_real, the SExtractor image: 0.112 px against 0.132 px)
-CENTROIDS = {"radio": "quad", "optical": "win"}
+#: the centroid of each kind of image.  Radio catalogs (Aegean, PyBDSF) give the centres of Gaussians fitted to
+#: the source's pixels, which the Gaussian fit to the core follows (bench_real: median offsets 0.60-0.96 of
+#: photutils' on the four radio cases, where the quadratic peak fit gave 0.82-1.17); optical ones give
+#: barycentres (SExtractor's X_IMAGE) or windowed ones (XWIN_IMAGE), which photutils' centroid_win follows best
+#: (the SExtractor image: 0.112 px, against 0.132 px for the barycentre and 0.28 px for the Gaussian fit)
+CENTROIDS = {"radio": "gauss", "optical": "win"}
 
 
 def _measure_detections(img, boxes, mesh, beam, centroid="quad"):
     """The measured columns of every box (a dict of arrays/Quantities in box order), fluxes in data units.
 
-    ``centroid`` is `~astrofmx.measure.measure_sources`' ('quad', 'moment' or 'win'; see `CENTROIDS`).
+    ``centroid`` is `~astrofmx.measure.measure_sources`' ('quad', 'moment', 'win' or 'gauss'; see `CENTROIDS`).
     """
     import astropy.units as u
 

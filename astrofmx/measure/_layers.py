@@ -12,9 +12,9 @@ _FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
 #: The largest isophotal correction `_isocor` applies (threshold at 3/4 of the peak).
 _MAX_ISOCOR = 4.0
 
-_KEYS = ("x_moment", "y_moment", "x_quad", "y_quad", "x_win", "y_win", "var_x", "var_y", "segment_flux",
-         "segment_flux_err",
-         "kron_flux", "kron_flux_err", "peak", "semimajor", "semiminor", "orientation", "area")
+_KEYS = ("x_moment", "y_moment", "x_quad", "y_quad", "x_win", "y_win", "x_gauss", "y_gauss", "var_x", "var_y",
+         "segment_flux", "segment_flux_err", "kron_flux", "kron_flux_err", "peak", "semimajor", "semiminor",
+         "orientation", "area")
 
 
 def _empty(n):

@@ -10,6 +10,7 @@ from astropy.table import QTable
 from ..utils import get_meta
 from ._boxes import _check_boxes, _inner_ranges, _pixel_ranges
 from ._footprints import _find_footprints
+from ._gauss import GaussCore, _fit_gaussians
 from ._inputs import _background, _beam_area_pixels, _default_box_size, _load, _map
 from ._layers import _empty, _isocor, _measure_layers
 
@@ -22,7 +23,7 @@ logger = logging.getLogger(__name__)
 MEASURE_COLUMNS = ("x_centroid", "y_centroid", "x_centroid_err", "y_centroid_err", "sky_centroid", "peak",
                    "peak_err", "flux", "flux_err", "peak_snr", "semimajor", "semiminor", "orientation")
 
-_CENTROIDS = ("quad", "moment", "win")
+_CENTROIDS = ("quad", "moment", "win", "gauss")
 _FLUX_METHODS = ("isocor", "segment", "kron")
 
 
@@ -57,6 +58,19 @@ def measure_sources(image, boxes, *, mask=None, background=None, rms=None, beam=
     for the flux-weighted centroid, and 0.112 px against 0.132 px from
     SExtractor's own positions on its test image; on radio fields it was
     worse than the quadratic fit (0.32 px against 0.17 px).
+    ``centroid='gauss'`` fits an elliptical 2-D Gaussian (the model of
+    `photutils.centroids.centroid_2dg`, fitted to all sources at once) to the
+    core of each source: the pixels above 5 times the local rms within 0.8
+    beam FWHM of the peak (0.8 of the footprint's own FWHM without a
+    ``beam``).  Sources with fewer than 6 such pixels, or whose fit does not
+    converge to a centre inside that window, keep the quadratic fit.  It
+    measures what Gaussian-fitting radio finders (Aegean, PyBDSF) report, and
+    `~astrofmx.detect_sources` uses it on radio images: in the boxes of
+    Aegean's 51 components of the bundled Parkes map its median offset from
+    Aegean's positions is 31 arcsec, against 52 arcsec for the quadratic fit.
+    Against the truth of simulated fields, whose noise is correlated on the
+    beam scale, the quadratic fit to the peak is closer (0.20 px against
+    0.26 px for a 10 x 5 px beam).
 
     Integrated fluxes are, by default (``flux_method='isocor'``), the
     footprint sum corrected for the flux of a Gaussian profile below the
@@ -103,7 +117,7 @@ def measure_sources(image, boxes, *, mask=None, background=None, rms=None, beam=
     box_size : int, optional
         Mesh size of the default background; ~10 beams across with a beam,
         else 64 pixels.
-    centroid : {'quad', 'moment', 'win'}, optional
+    centroid : {'quad', 'moment', 'win', 'gauss'}, optional
         Position measurement (see above).  Where the quadratic fit fails
         (fewer than 6 valid pixels around the peak) or the windowed centroid
         does not converge, the flux-weighted centroid is used.
@@ -180,7 +194,8 @@ def measure_sources(image, boxes, *, mask=None, background=None, rms=None, beam=
         background, rms = _map("background", background, data.shape, unit), _map("rms", rms, data.shape, unit)
         invalid = invalid | ~(np.isfinite(rms) & (rms > 0)) | ~np.isfinite(background)
         sub = np.where(invalid, np.float32(0), data - background)
-    values, peak_err = _measure_all(sub, rms, invalid, boxes, n_sigma, flux_method, centroid=centroid)
+    values, peak_err = _measure_all(sub, rms, invalid, boxes, n_sigma, flux_method, centroid=centroid,
+                                    beam_fwhm=_beam_major_pixels(beam, wcs))
     meta = {"measure": {"n_sigma": float(n_sigma), "centroid": centroid, "flux_method": flux_method,
                         "box_size": box_size, "beam_area_pix": beam_area}}
     if beam is not None:
@@ -201,8 +216,22 @@ def _check_options(n_sigma, box_size, centroid, flux_method):
         raise ValueError(f"flux_method must be one of {_FLUX_METHODS}, got {flux_method!r}")
 
 
-def _measure_all(sub, rms, invalid, boxes, n_sigma, flux_method, centroid="quad"):
-    """Measurements of every box (dict of arrays) and the rms at each box's peak."""
+def _beam_major_pixels(beam, wcs):
+    """The beam's major-axis FWHM in pixels of ``wcs`` (None without a beam)."""
+    if beam is None:
+        return None
+    from astropy.wcs.utils import proj_plane_pixel_scales
+
+    scale = float(np.sqrt(np.prod(proj_plane_pixel_scales(wcs.celestial))))  # deg per pixel
+    return float(beam.major.to_value(u.deg)) / scale
+
+
+def _measure_all(sub, rms, invalid, boxes, n_sigma, flux_method, centroid="quad", beam_fwhm=None):
+    """Measurements of every box (dict of arrays) and the rms at each box's peak.
+
+    For ``centroid='gauss'`` the windows of the Gaussian fits are sized by
+    ``beam_fwhm`` (pixels) or, without a beam, by each footprint's own FWHM.
+    """
     n = len(boxes)
     if n == 0:
         return _empty(0), np.zeros(0)
@@ -210,10 +239,15 @@ def _measure_all(sub, rms, invalid, boxes, n_sigma, flux_method, centroid="quad"
     work = np.where(invalid, np.float32(-np.inf), sub)
     above = ~invalid & (sub > np.float32(n_sigma) * rms)
     footprints = _find_footprints(work, above, ranges, _inner_ranges(ranges))
-    values = _measure_layers(sub, rms, invalid, footprints, ranges, kron=flux_method == "kron", centroid=centroid)
+    values = _measure_layers(sub, rms, invalid, footprints, ranges, kron=flux_method == "kron",
+                             centroid="quad" if centroid == "gauss" else centroid)  # quad: the fallback of gauss
     logger.debug("measured %d boxes, %d with a footprint, in %d layers", n, int((footprints.layer >= 0).sum()),
                  len(footprints.layers))
     none = footprints.layer < 0
+    if centroid == "gauss":
+        fitted = np.where(none, -1, footprints.peak_x), footprints.peak_y
+        fwhm = values["semimajor"] if beam_fwhm is None else beam_fwhm
+        values["x_gauss"], values["y_gauss"] = _fit_gaussians(sub, rms, invalid, *fitted, fwhm, GaussCore())
     values["peak"][none] = footprints.peak[none]  # boxes without a footprint keep the peak of their inner box
     # the rms at the pixel the footprint grows from (its brightest pixel, but for noise: the rms map is smooth)
     has_peak = footprints.peak_x >= 0
@@ -225,9 +259,10 @@ def _measure_all(sub, rms, invalid, boxes, n_sigma, flux_method, centroid="quad"
 def _table(values, peak_err, n_sigma, wcs, unit, beam_area, centroid, flux_method, meta):
     n = len(peak_err)
     x, y = values["x_moment"], values["y_moment"]
-    if centroid in ("quad", "win"):
-        good = np.isfinite(values[f"x_{centroid}"]) & np.isfinite(values[f"y_{centroid}"])
-        x, y = np.where(good, values[f"x_{centroid}"], x), np.where(good, values[f"y_{centroid}"], y)
+    # where a position cannot be measured, the next one in the chain: gauss -> quad -> moment, win -> moment
+    for name in {"quad": ("quad",), "win": ("win",), "gauss": ("quad", "gauss"), "moment": ()}[centroid]:
+        good = np.isfinite(values[f"x_{name}"]) & np.isfinite(values[f"y_{name}"])
+        x, y = np.where(good, values[f"x_{name}"], x), np.where(good, values[f"y_{name}"], y)
     corr = 1.0 if beam_area is None else np.sqrt(max(beam_area, 1.0))  # beam-correlated pixel noise
     peak = values["peak"]
     if flux_method == "kron":

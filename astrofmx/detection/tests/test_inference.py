@@ -75,13 +75,13 @@ def test_positions_and_fluxes_are_measured_on_the_pixels(tiled, heldout_field):
 
 
 def test_the_kind_of_image_picks_the_centroid(trained_detector, heldout_field):
-    """Radio images get the quadratic peak fit, optical ones the windowed centroid, each equal to
+    """Radio images get the Gaussian fit to the core, optical ones the windowed centroid, each equal to
     measure_sources'."""
     from astrofmx.measure import measure_sources
 
     image = heldout_field.data
     boxes = None
-    for kind, centroid in (("radio", "quad"), ("optical", "win")):
+    for kind, centroid in (("radio", "gauss"), ("optical", "win")):
         cat = detect_sources(image, model=trained_detector, kind=kind, score_threshold=0.3, beam=None, **QUIET)
         assert cat.meta["kind"] == kind and cat.meta["centroid"] == centroid and len(cat) >= 5
         if boxes is None:

@@ -113,8 +113,12 @@ def test_file_path_memmap_dask_and_array_give_the_same_catalog(tmp_path):
         cat = detect_sources(other, progress_bar=False)
         assert len(cat) == len(from_array), type(other)
         for name in ("x_centroid", "y_centroid", "score"):
+            # the file has the beam in its header, the arrays do not: their Gaussian fits' windows are then sized by
+            # each footprint's own FWHM, not the beam's (measured: 2 of 34 sources moved, by 8e-4 and 0.02 px)
+            tol = {"atol": 0.05} if name != "score" and isinstance(other, type(path)) else {}
             np.testing.assert_allclose(np.asarray(getattr(cat[name], "value", cat[name])),
-                                       np.asarray(getattr(from_array[name], "value", from_array[name])), rtol=1e-6)
+                                       np.asarray(getattr(from_array[name], "value", from_array[name])), rtol=1e-6,
+                                       **tol, err_msg=f"{name} of {type(other).__name__}")
     assert not ((from_array["x_centroid"].value < 59.5) & (from_array["y_centroid"].value < 39.5)).any()
 
 
