@@ -14,10 +14,9 @@ import dataclasses
 
 import numpy as np
 
-__all__ = []
+from ._layers import _FWHM_PER_SIGMA
 
-#: FWHM of a Gaussian in units of its standard deviation.
-_FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
+__all__ = []
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,8 +82,9 @@ def _fit_gaussians(sub, rms, invalid, peak_x, peak_y, fwhm, core=GaussCore()):
 
 
 def _initial(values, fwhm):
-    """Starting parameters ``(amplitude, x0, y0, a, b, c)``: the peak pixel and a round Gaussian of ``fwhm``."""
-    sigma = np.nan_to_num(fwhm, nan=2.0) / _FWHM_PER_SIGMA
+    """Starting parameters ``(amplitude, x0, y0, a, b, c)``: the peak pixel and a round Gaussian of ``fwhm``
+    (finite: `_fit_gaussians` has replaced NaN)."""
+    sigma = fwhm / _FWHM_PER_SIGMA
     inv = 1.0 / np.maximum(sigma, 0.5) ** 2
     zero = np.zeros(len(values))
     return np.stack([values.max(axis=1), zero, zero, inv, zero, inv], axis=1)

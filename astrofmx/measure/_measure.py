@@ -63,7 +63,8 @@ def measure_sources(image, boxes, *, mask=None, background=None, rms=None, beam=
     core of each source: the pixels above 5 times the local rms within 0.8
     beam FWHM of the peak (0.8 of the footprint's own FWHM without a
     ``beam``).  Sources with fewer than 6 such pixels, or whose fit does not
-    converge to a centre inside that window, keep the quadratic fit.  It
+    converge to a centre within a quarter of that FWHM (at least a pixel) of
+    the peak pixel, keep the quadratic fit.  It
     measures what Gaussian-fitting radio finders (Aegean, PyBDSF) report, and
     `~astrofmx.detect_sources` uses it on radio images: in the boxes of
     Aegean's 51 components of the bundled Parkes map its median offset from
