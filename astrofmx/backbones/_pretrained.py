@@ -25,6 +25,7 @@ from urllib.parse import urlparse
 from astrofmx.utils import WeightsChecksumError, WeightsNotFoundError, fetch, get_cache_dir, is_offline
 
 from ._checkpoint import load_weights
+from ._local import SHIPPED_MODELS_DIR
 
 __all__ = ["resolve_pretrained_file", "weights_cache_dir"]
 
@@ -178,6 +179,10 @@ def _missing_message(spec, sources, target_dir, reason):
         lines.append("(alternatives: " + ", ".join(f"{url} -> {target_dir / fn}" for fn, _, _, url in sources[1:]) + ")")
     lines.append("or pass weights=<path of the file> to get_backbone/embed. Set ASTROFMX_CACHE to change "
                  "the cache folder.")
+    shipped = sorted(p.parent.name for p in SHIPPED_MODELS_DIR.glob("*/backbone.json"))
+    if shipped:
+        lines.append(f"To work offline now, use a backbone that ships with astrofmx: {', '.join(shipped)} "
+                     f"(e.g. backbone={shipped[0]!r}, or --backbone {shipped[0]} on the command line).")
     return "\n".join(lines)
 
 

@@ -17,7 +17,8 @@ class UsageError(ValueError):
 
 
 # failures of the work itself, reported as one line (exit status 1); anything else is a bug and keeps its
-# traceback (KeyError, TypeError, AttributeError, a bare OSError...)
+# traceback (KeyError, TypeError, AttributeError, a bare OSError...; astrofmx.io.FITSFileError, an input that is
+# not a readable FITS file, is one line)
 RUNTIME_ERRORS = (ValueError, FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError,
                   NotADirectoryError, ImportError, RuntimeError, TimeoutError)
 USER_ERRORS = RUNTIME_ERRORS  # the errors a command re-raises with more context
@@ -27,9 +28,10 @@ def is_runtime_error(exc):
     """Whether ``exc`` is an expected failure (one line, status 1) rather than a bug (traceback)."""
     if isinstance(exc, RUNTIME_ERRORS):
         return True
+    from ..io import FITSFileError
     from ..utils import UnsafeCheckpointError, WeightsChecksumError
 
-    return isinstance(exc, (UnsafeCheckpointError, WeightsChecksumError))
+    return isinstance(exc, (FITSFileError, UnsafeCheckpointError, WeightsChecksumError))
 
 
 def add_command(sub, name, help, examples, *, parents, description=None):

@@ -99,9 +99,26 @@ def _run_survey(images, args):
                            "); rerun the same command to retry them")
 
 
+#: files checked before the backbone is built (`_check_first_files`); the others are checked as they are read
+_CHECKED_FIRST = 16
+
+
+def _check_first_files(images):
+    """`astrofmx.io.check_fits_file` on the first `_CHECKED_FIRST` files (~1 ms each), so that a glob that
+    names the wrong files fails in a fraction of a second, before torch is imported and the model built."""
+    from ..io import FITSFileError, check_fits_file
+
+    for path in images[:_CHECKED_FIRST]:
+        try:
+            check_fits_file(path)
+        except FITSFileError as exc:
+            raise ValueError(one_line(exc)) from exc
+
+
 def run(args):
     images = expand_paths(args.images)
     _check(images, args)
+    _check_first_files(images)
     if args.output_dir is not None:
         _run_survey(images, args)
         return

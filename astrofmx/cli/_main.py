@@ -68,8 +68,9 @@ def main(argv=None):
                 raise  # a bug: keep the traceback
             print(f"astrofmx {args.command}: error: {one_line(exc)}", file=sys.stderr)
             status = 1
-    for w in caught:
-        print(f"astrofmx {args.command}: warning: {one_line(w.message)}", file=sys.stderr)
+    # once each: library code that sets its own warning filters resets the registry that dedupes them
+    for message in dict.fromkeys(one_line(w.message) for w in caught):
+        print(f"astrofmx {args.command}: warning: {message}", file=sys.stderr)
     return status
 
 

@@ -101,8 +101,11 @@ def load_pixels(path):
     >>> data.shape, bool(mask.any()), bool(np.array_equal(data, load_image(path).data))
     ((3, 4), False, True)
     """
-    from ._fits import load_image
+    from ._fits import _from_array, load_image
 
     pixels = _plain_primary(path)
-    image = load_image(path if pixels is None else pixels)
+    if pixels is None:
+        image = load_image(path)
+    else:  # the pixels read here: errors still name the file
+        image = _from_array(pixels, None, None, source_desc=f"'{path}'")
     return image.data, image.mask

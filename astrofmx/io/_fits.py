@@ -13,9 +13,32 @@ from astropy.wcs import WCS
 from ._header import _header_notes_logged, _image_wcs, _quiet_wcs, parse_bunit
 from ._pixels import _invalid_mask, _memmap_plane, _to_float32, is_lazy_array
 
-__all__ = ["load_image", "check_fits_file"]
+__all__ = ["FITSFileError", "load_image", "check_fits_file"]
 
 logger = logging.getLogger(__name__)
+
+
+class FITSFileError(OSError):
+    """A file that is not a readable FITS file, holds no HDU, or is truncated (its data run past its end).
+
+    An `OSError`, so code that catches those keeps working; the message
+    names the file and, for a truncated one, the expected and actual sizes.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from astrofmx.io import FITSFileError, load_image
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "notes.fits"
+    >>> _ = path.write_text("not FITS")
+    >>> try:
+    ...     load_image(path)
+    ... except FITSFileError as exc:
+    ...     print(isinstance(exc, OSError), "is not a readable FITS file" in str(exc))
+    True True
+    """
+
+
+FITSFileError.__module__ = "astrofmx.io"  # where users import it from (tracebacks name it so)
 
 _ACCEPTED = ("a path (str or pathlib.Path) to a FITS file, an HDUList, an image HDU, "
              "a (array, WCS or Header) tuple, an NDData/CCDData, or a 2-D numpy or dask array")
@@ -185,7 +208,7 @@ def _data_bytes(header):
 
 
 def _check_complete(hdul, path, desc):
-    """Raise OSError naming the file, the expected and the actual size if an HDU's data run past its end."""
+    """Raise FITSFileError naming the file, the expected and the actual size if an HDU's data run past its end."""
     if getattr(getattr(hdul, "_file", None), "compression", None):  # gzip/bz2: sizes on disk are compressed
         return
     actual = os.path.getsize(path)
@@ -201,7 +224,7 @@ def _check_complete(hdul, path, desc):
                 continue
         expected = int(info["datLoc"]) + _data_bytes(header)
         if expected > actual:
-            raise OSError(f"{desc} is truncated: HDU {i} ({h.name or 'PRIMARY'}) declares data up to byte "
+            raise FITSFileError(f"{desc} is truncated: HDU {i} ({h.name or 'PRIMARY'}) declares data up to byte "
                           f"{expected:,} but the file holds {actual:,} bytes ({expected - actual:,} missing); the "
                           "download or copy was cut short: fetch or write the file again")
 
@@ -219,8 +242,8 @@ def check_fits_file(path):
 
     Raises
     ------
-    OSError
-        If the file is not FITS, or is truncated (the message gives the
+    FITSFileError
+        (an `OSError`) If the file is not FITS, or is truncated (the message gives the
         expected and the actual size).
     FileNotFoundError
         If the file does not exist.
@@ -238,7 +261,7 @@ def check_fits_file(path):
     >>> check_fits_file(path)
     Traceback (most recent call last):
     ...
-    OSError: '...f.fits' is truncated: HDU 0 (PRIMARY) declares data up to byte 42,880 but the file holds 20,000 bytes (22,880 missing)...
+    astrofmx.io.FITSFileError: '...f.fits' is truncated: HDU 0 (PRIMARY) declares data up to byte 42,880 but the file holds 20,000 bytes (22,880 missing)...
     """
     path = Path(path).expanduser()
     if not path.exists():
@@ -248,7 +271,7 @@ def check_fits_file(path):
             warnings.filterwarnings("ignore", message="File may have been truncated")
             hdul = fits.open(path, memmap=True, lazy_load_hdus=False)
     except Exception as exc:
-        raise OSError(f"'{path}' is not a readable FITS file: {exc}") from exc
+        raise FITSFileError(f"'{path}' is not a readable FITS file: {exc}") from exc
     with hdul:
         _check_complete(hdul, path, f"'{path}'")
 
@@ -310,7 +333,8 @@ def load_image(source, *, hdu=None, plane=None, memmap=False):
         ``data``: 2-D float32 in native byte order (physical values:
         ``BSCALE``/``BZERO`` applied, ``BLANK`` pixels set to NaN), except
         for unscaled pixels that float32 would lose (`fits_float32`: finite
-        values beyond +-3.4e38, or integers near ``2**62``), which keep their
+        values beyond +-3.4e38, float64 images whose largest value is below
+        7.9e-31, or integers near ``2**62``), which keep their
         own type (float64, int64) and are scaled by `astrofmx.preprocess`
         before any float32 step;
         ``wcs``: the 2-D celestial `~astropy.wcs.WCS` (spectral/Stokes axes
@@ -325,8 +349,9 @@ def load_image(source, *, hdu=None, plane=None, memmap=False):
     ------
     FileNotFoundError
         If the path does not exist.
-    OSError
-        If the file is not a FITS file.
+    FITSFileError
+        (an `OSError`) If the file is not a FITS file, holds no HDU or is
+        truncated.
     ValueError
         No image HDU, several candidate HDUs, 1-D data, an all-NaN image, a
         cube without ``plane=``, or ``plane`` out of range.
@@ -370,10 +395,10 @@ def load_image(source, *, hdu=None, plane=None, memmap=False):
                     warnings.filterwarnings("ignore", message="File may have been truncated")
                     hdul = fits.open(path, memmap=True, do_not_scale_image_data=True, lazy_load_hdus=False)
             except Exception as exc:  # astropy raises OSError (and others) on files that are not FITS
-                raise OSError(f"{desc} is not a readable FITS file: {exc}") from exc
+                raise FITSFileError(f"{desc} is not a readable FITS file: {exc}") from exc
         with hdul, _header_notes_logged():
             if len(hdul) == 0:
-                raise OSError(f"{desc} is not a readable FITS file: it holds no HDU")
+                raise FITSFileError(f"{desc} is not a readable FITS file: it holds no HDU")
             _check_complete(hdul, path, desc)
             return _from_hdulist(hdul, hdu, plane, raw=True, source_desc=desc, release=None if memmap else hdul,
                                  memmap_path=path if memmap else None)

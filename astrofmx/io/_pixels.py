@@ -15,6 +15,9 @@ logger = logging.getLogger(__name__)
 FLT_MAX = float(np.finfo(np.float32).max)
 #: float32 is said to lose an image when its range is below this fraction of its largest value.
 _PRECISION = 2.0**-16
+#: ... or when its largest value is below this (7.9e-31): float32's normal numbers end at 2**-126, so the
+#: 2**26 (7e7) below such a peak, where the noise lies, would fall into subnormals and zero
+_TINY = 2.0**-100
 
 # rows are converted to float32 in blocks of about this many bytes, so that
 # scaled integer plates and big-endian memmaps never need a full float64 copy
@@ -54,8 +57,10 @@ def is_blank_value(values):
 
 
 def fits_float32(values):
-    """Whether float32 holds ``values`` without losing them: no finite value beyond +-FLT_MAX, and a range
-    of values not below ``2**-16`` of the largest one (as integers near ``2**62`` or ``1e10 + noise`` are).
+    """Whether float32 holds ``values`` without losing them: no finite value beyond +-FLT_MAX, a largest
+    value not below ``2**-100`` (7.9e-31: below it, the noise of the image would fall among float32's
+    subnormal numbers or flush to zero), and a range of values not below ``2**-16`` of the largest one (as
+    integers near ``2**62`` or ``1e10 + noise`` are).
 
     `load_image` keeps images that float32 would lose in their own type
     (float64 or int64), and `astrofmx.preprocess` scales them
@@ -76,6 +81,8 @@ def fits_float32(values):
     >>> from astrofmx.io import fits_float32
     >>> fits_float32(np.array([0.0, 1e39])), fits_float32(2**62 + np.arange(256)), fits_float32(np.arange(9.0))
     (False, False, True)
+    >>> fits_float32(np.array([0.0, 1e-45])), fits_float32(np.zeros(4))
+    (False, True)
     """
     values = np.asarray(values)
     if values.dtype == np.float32 or values.dtype.itemsize <= 2 or values.size == 0:
@@ -104,7 +111,7 @@ def _lossless(dtype, lo, hi):
     if lo is None or dtype == np.float32 or dtype.itemsize <= 2:
         return True
     big = max(abs(lo), abs(hi))
-    if dtype.kind == "f" and big > FLT_MAX:
+    if dtype.kind == "f" and (big > FLT_MAX or 0 < big < _TINY):
         return False
     if dtype.kind != "f" and big <= 2**24:
         return True

@@ -27,6 +27,9 @@ logger = logging.getLogger(__name__)
 
 #: Pixels looked at to find the scale (a regular grid of rows and columns).
 _SCALE_SAMPLES = 2**16
+#: Below this factor (2**-100, 7.9e-31: the noise of the image in data units) `PixelScale.to_data` returns
+#: float64: 2**26 below it float32's normal numbers end (as `astrofmx.io.fits_float32` keeps such images float64)
+_SMALL_FACTOR = 2.0**-100
 #: An offset is subtracted only where ``|median| > _OFFSET_RATIO * spread`` (float32 would keep < 16 levels per sigma).
 _OFFSET_RATIO = 2.0**20
 
@@ -199,7 +202,8 @@ class PixelScale:
             return (d / self.factor).astype(np.float32)
 
     def to_data(self, scaled):
-        """Scaled values back in data units: float32 where that holds them, else float64.
+        """Scaled values back in data units: float32 where that holds them, else float64 (values beyond
+        +-3.4e38, or a ``factor`` below ``2**-100``, where float32 would lose the noise to subnormals).
 
         Parameters
         ----------
@@ -214,13 +218,15 @@ class PixelScale:
         --------
         >>> import numpy as np
         >>> from astrofmx.preprocess import PixelScale
-        >>> PixelScale(0, 2.0**130).to_data(np.float32([1.0])).dtype
-        dtype('float64')
+        >>> PixelScale(0, 2.0**130).to_data(np.float32([1.0])).dtype, PixelScale(0, 2.0**-200).to_data([1.0]).dtype
+        (dtype('float64'), dtype('float64'))
         """
         s = np.asarray(scaled)
         if self.is_identity:
             return s.astype(np.float32, copy=False)
         out = s.astype(np.float64) * self.factor + float(self.offset)
+        if self.factor < _SMALL_FACTOR:
+            return out  # noise below 7.9e-31: float32 would hold it in subnormals, or flush it to zero
         finite = out[np.isfinite(out)]
         if finite.size and float(np.max(np.abs(finite))) > FLT_MAX:
             return out

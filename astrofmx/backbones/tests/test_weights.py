@@ -309,6 +309,7 @@ def test_offline_missing_weights_fail_fast(tmp_path, monkeypatch, name, filename
     assert url in message
     assert str(weights_cache_dir(name, tmp_path) / filename) in message
     assert "HF_HUB_OFFLINE" in message and "weights=<path" in message
+    assert "backbone='astrofmx-radio'" in message  # the way to go on offline: the shipped backbone
 
 
 def test_offline_check_builds_no_model(tmp_path, monkeypatch):

@@ -66,6 +66,32 @@ def test_bad_input_isone_line_error(tmp_path, capsys, make_input, message, statu
     assert re.search(message, err)
 
 
+@pytest.mark.parametrize("content", [b"", b"hello", "truncated"])
+def test_embed_of_an_unreadable_file_is_one_line_error(tmp_path, capsys, content):
+    # embed streams its files through the library (no up-front read, as detect has): the same one line
+    path = tmp_path / "bad.fits"
+    if content == "truncated":
+        fits.PrimaryHDU(np.zeros((64, 64), np.float32)).writeto(path)
+        content = path.read_bytes()[:8000]
+    path.write_bytes(content)
+    status = main(["-q", "embed", str(path), "--backbone", "astrofmx-radio", "-o", str(tmp_path / "f.npz")])
+    err = capsys.readouterr().err.strip()
+    assert status == 1 and len(err.splitlines()) == 1 and err.startswith("astrofmx embed: error:"), err
+    assert re.search("truncated|not a readable FITS file", err)
+
+
+def test_embed_of_a_truncated_file_fails_before_torch(tmp_path):
+    path = tmp_path / "cut.fits"
+    fits.PrimaryHDU(np.zeros((64, 64), np.float32)).writeto(path)
+    path.write_bytes(path.read_bytes()[:8000])
+    code = ("import sys\nfrom astrofmx.cli import main\nstatus = main(sys.argv[1:])\n"
+            "print('TORCH', 'torch' in sys.modules)\nsys.exit(status)")
+    result = subprocess.run([sys.executable, "-c", code, "-q", "embed", str(path), "--backbone", "astrofmx-radio",
+                             "-o", str(tmp_path / "f.npz")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "truncated" in result.stderr, result.stderr
+    assert "TORCH False" in result.stdout
+
+
 def test_quiet_turns_progress_bars_off(tiny_model, sim_file, capsys):
     args = ["detect", str(sim_file), "--model", str(tiny_model), "--precision", "fp32"]
     assert main(args) == 0
@@ -81,6 +107,17 @@ def test_library_warning_is_one_line(tiny_model, sim_file, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("astrofmx detect: warning: no sources")
     assert len(read_catalog(out)) == 0
+
+
+def test_a_repeated_library_warning_prints_once(tiny_model, sim_file, tmp_path, capsys):
+    # an unparseable BUNIT is met by every read of the header (the kind choice, the load): one line
+    path = tmp_path / "furlongs.fits"
+    with fits.open(sim_file) as hdul:
+        hdul[0].header["BUNIT"] = "furlongs"
+        hdul.writeto(path)
+    assert main(["-q", "detect", str(path), "--model", str(tiny_model), "-o", str(tmp_path / "c.ecsv")]) == 0
+    err = capsys.readouterr().err
+    assert err.count("'furlongs' is not a unit astropy can parse") == 1, err
 
 
 def test_closed_stdout_pipe_stops_quietly():

@@ -25,7 +25,7 @@ def _detect(image):
 
 def _columns(cat):
     return {k: np.asarray(getattr(cat[k], "value", cat[k]), dtype=float)
-            for k in ("x_centroid", "y_centroid", "score", "peak", "peak_snr")}
+            for k in ("x_centroid", "y_centroid", "score", "peak", "peak_snr", "flux")}
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +56,7 @@ def test_detect_sources_is_scale_invariant(field, reference, c):
     np.testing.assert_allclose(got["score"], reference["score"], atol=1e-5)
     np.testing.assert_allclose(got["peak"] / c, reference["peak"], rtol=1e-4)
     np.testing.assert_allclose(got["peak_snr"], reference["peak_snr"], rtol=1e-4)
+    np.testing.assert_allclose(got["flux"] / c, reference["flux"], rtol=1e-4)
 
 
 def test_detect_sources_int64_near_2_62(field):
@@ -67,10 +68,15 @@ def test_detect_sources_int64_near_2_62(field):
     np.testing.assert_allclose(got["peak_snr"], ref["peak_snr"], rtol=1e-4)
 
 
-def test_detect_sources_float64_beyond_float32(field, reference):
-    got = _columns(finishes(_detect, field.astype(np.float64) * 1e40))
-    assert len(got["score"]) == len(reference["score"])
-    np.testing.assert_allclose(got["peak"] / 1e40, reference["peak"], rtol=1e-4)
+@pytest.mark.parametrize("c", [1e40, 1e-60, 1e-250])
+def test_detect_sources_float64_beyond_float32(field, reference, c):
+    # past float32's range either way: 1e-60 would flush to zero in float32, 1e40 overflow
+    got = _columns(finishes(_detect, field.astype(np.float64) * c))
+    assert len(got["score"]) == len(reference["score"]), f"factor {c:g}"
+    np.testing.assert_allclose(got["x_centroid"], reference["x_centroid"], atol=1e-3)
+    np.testing.assert_allclose(got["peak"] / c, reference["peak"], rtol=1e-4)
+    np.testing.assert_allclose(got["peak_snr"], reference["peak_snr"], rtol=1e-4)
+    np.testing.assert_allclose(got["flux"] / c, reference["flux"], rtol=1e-4)
 
 
 @pytest.mark.parametrize("image", ["constant", "near_flt_max"])

@@ -27,6 +27,26 @@ def test_no_beam_or_unusable_beam_is_none():
     assert read_beam({}) is None
 
 
+@pytest.mark.parametrize("bmaj", [-0.002, float("nan"), float("inf")])
+def test_a_declared_beam_that_cannot_be_used_warns(caplog, bmaj):
+    with caplog.at_level("INFO", logger="astrofmx.io._beam"):
+        # a FITS card cannot hold NaN: those come in a dict (an NDData's meta)
+        assert read_beam({"BMAJ": bmaj, "BMIN": 0.001, "BPA": 0.0}) is None
+    assert [r.levelname for r in caplog.records] == ["WARNING"] and "pass the beam yourself" in caplog.text
+    caplog.clear()
+    with caplog.at_level("INFO", logger="astrofmx.io._beam"):
+        assert read_beam(fits.Header({"BMAJ": 0.0, "BMIN": 0.0})) is None  # a placeholder: no warning
+    assert [r.levelname for r in caplog.records] == ["INFO"]
+
+
+def test_minor_axis_above_major_is_read_swapped():
+    header = fits.Header({"BMAJ": 25 / 3600, "BMIN": 54 / 3600, "BPA": 30.0})
+    beam = read_beam(header)
+    assert beam.major.to_value(u.arcsec) == pytest.approx(54) and beam.minor.to_value(u.arcsec) == pytest.approx(25)
+    assert beam.pa.to_value(u.deg) == pytest.approx(-60)  # the same ellipse: its long axis 90 deg from BPA
+    assert header["BMAJ"] == 25 / 3600  # the caller's header is left alone
+
+
 def test_accepts_hdu_nddata_and_dict():
     header = fits.Header({"BMAJ": 0.002, "BMIN": 0.001, "BPA": 10.0})
     hdu = fits.PrimaryHDU(np.zeros((4, 4), np.float32), header=header)

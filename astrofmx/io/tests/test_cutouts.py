@@ -7,7 +7,7 @@ from astropy.io import fits
 from astropy.nddata import Cutout2D
 from astropy.wcs import WCS
 
-from astrofmx.io import load_image, load_pixels
+from astrofmx.io import FITSFileError, load_image, load_pixels
 from astrofmx.io._cutouts import _plain_primary
 
 
@@ -82,11 +82,16 @@ def test_other_files_get_load_images_errors(files, tmp_path):
     truncated = tmp_path / "truncated.fits"
     truncated.write_bytes(files["float32"].read_bytes()[:-3000])
     assert _plain_primary(truncated) is None
-    with pytest.raises((OSError, ValueError), match="(?i)truncat"):
+    with pytest.raises(FITSFileError, match="(?i)truncat"):
         load_pixels(truncated)
     text = tmp_path / "text.fits"
     text.write_text("not a FITS file\n" * 300)
-    with pytest.raises(OSError):
+    with pytest.raises(FITSFileError, match="not a readable FITS file"):
         load_pixels(text)
     with pytest.raises(FileNotFoundError):
         load_pixels(tmp_path / "missing.fits")
+    blank = tmp_path / "blank.fits"
+    fits.PrimaryHDU(np.full((16, 16), np.nan, np.float32)).writeto(blank)
+    assert _plain_primary(blank) is not None  # read on the fast path, yet the error names the file
+    with pytest.raises(ValueError, match="every pixel of the image '.*blank.fits' is NaN"):
+        load_pixels(blank)

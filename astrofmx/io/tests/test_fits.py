@@ -214,6 +214,17 @@ def test_native_float32_memmap_is_kept(tmp_path):
     assert np.shares_memory(image.data, raw)
 
 
+@pytest.mark.parametrize("scale, kept", [(1.0, False), (1e-45, True), (1e45, True)])
+def test_float64_that_float32_would_lose_is_kept(tmp_path, rng, scale, kept):
+    # a float64 CGS-like map at 1e-45 flushes to zero in float32 (and 1e45 overflows): it keeps its type
+    data = rng.normal(0.0, 1.0, (32, 40)) * scale
+    path = tmp_path / "tiny.fits"
+    fits.PrimaryHDU(data).writeto(path)
+    image = load_image(path)
+    assert (image.data.dtype == np.float64) is kept
+    np.testing.assert_allclose(image.data, data, rtol=1e-6 if not kept else 0, atol=0)
+
+
 def test_gzip_and_blank_integer_plate(tmp_path):
     raw = np.arange(12, dtype=np.int16).reshape(3, 4)
     hdu = fits.PrimaryHDU(raw)
